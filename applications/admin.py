@@ -1,0 +1,164 @@
+"""Admin for campaigns, calls and dossiers.
+
+A dossier's status is never edited here: it is read-only, and the only way to change it is the
+"apply a transition" action, which goes through ``workflow.transition`` like every other page.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
+
+from . import models, workflow
+
+
+@admin.register(models.Campaign)
+class CampaignAdmin(admin.ModelAdmin):
+    list_display = (
+        "year",
+        "name",
+        "acquisition_amount",
+        "upgrade_amount",
+        "segur_required_from_year",
+    )
+    search_fields = ("name", "year")
+    filter_horizontal = ("segur_exempt_items",)
+    fieldsets = (
+        (None, {"fields": ("year", "name", "instruction_reference")}),
+        ("Forfaits par ESSMS", {"fields": ("acquisition_amount", "upgrade_amount")}),
+        (
+            "Accompagnements",
+            {
+                "fields": (
+                    "hardware_cap",
+                    "small_gestionnaire_max_essms",
+                    "procurement_cap",
+                    "steering_cap",
+                )
+            },
+        ),
+        (
+            "Taille des grappes",
+            {
+                "fields": (
+                    "regional_min_essms",
+                    "regional_max_essms",
+                    "reduced_min_essms",
+                    "national_min_essms",
+                )
+            },
+        ),
+        ("Ségur", {"fields": ("segur_required_from_year", "segur_exempt_items")}),
+        ("Versement", {"fields": ("first_tranche_percent",)}),
+    )
+
+
+@admin.register(models.Call)
+class CallAdmin(admin.ModelAdmin):
+    list_display = ("name", "campaign", "scope", "region", "opens_on", "closes_on", "envelope")
+    list_filter = ("campaign", "scope", "region")
+    search_fields = ("name",)
+
+
+class HardwareRequestInline(admin.TabularInline):
+    model = models.HardwareRequest
+    extra = 0
+    autocomplete_fields = ("organisation",)
+
+
+class WorkflowLogInline(admin.TabularInline):
+    model = models.WorkflowLog
+    extra = 0
+    can_delete = False
+    fields = ("created_at", "action", "from_status", "to_status", "actor_email", "comment")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(models.Application)
+class ApplicationAdmin(admin.ModelAdmin):
+    list_display = ("id", "grappe", "call", "status", "submitted_at")
+    list_filter = ("status", "call__campaign", "call__scope", "call__region")
+    search_fields = ("grappe__name", "grappe__porteur__name", "grappe__porteur__finess")
+    autocomplete_fields = ("grappe", "call", "created_by")
+    readonly_fields = ("status", "version", "submitted_at", "decided_at", "quote")
+    inlines = (HardwareRequestInline, WorkflowLogInline)
+    actions = [f"apply_{action.value}" for action in workflow.Action]
+
+    @admin.display(description="Chiffrage (lecture seule)")
+    def quote(self, obj: models.Application) -> SafeString | str:
+        """The funding quote computed by the same service as the portal."""
+        from funding.services import quote_for  # imported late: admin loads before rules
+
+        if obj.pk is None:
+            return "Enregistrez le dossier pour voir son chiffrage."
+        return render_to_string("admin/applications/quote.html", {"quote": quote_for(obj)})
+
+    def _apply(
+        self, request: HttpRequest, queryset: QuerySet[models.Application], action: str
+    ) -> None:
+        """Run one workflow action on each selected dossier, reporting each refusal."""
+        done = 0
+        for application in queryset:
+            try:
+                workflow.transition(
+                    application,
+                    action=action,
+                    by=request.user,  # type: ignore[arg-type]
+                    comment="Depuis l'administration",
+                )
+                done += 1
+            except workflow.TransitionError as error:
+                self.message_user(
+                    request, f"Dossier n° {application.pk} : {error.message}", messages.ERROR
+                )
+        if done:
+            self.message_user(request, f"{done} dossier(s) mis à jour.", messages.SUCCESS)
+
+
+def _make_action(action: workflow.Action):  # type: ignore[no-untyped-def]
+    def run(
+        modeladmin: ApplicationAdmin, request: HttpRequest, queryset: QuerySet[models.Application]
+    ) -> None:
+        modeladmin._apply(request, queryset, action.value)
+
+    run.__name__ = f"apply_{action.value}"
+    run.short_description = f"Transition : {action.label}"  # type: ignore[attr-defined]
+    return run
+
+
+for _action in workflow.Action:
+    setattr(ApplicationAdmin, f"apply_{_action.value}", _make_action(_action))
+
+
+@admin.register(models.WorkflowLog)
+class WorkflowLogAdmin(admin.ModelAdmin):
+    """The log is append-only: visible, never editable, never deletable."""
+
+    list_display = (
+        "created_at",
+        "application",
+        "action",
+        "from_status",
+        "to_status",
+        "actor_email",
+    )
+    list_filter = ("action", "to_status")
+    search_fields = ("actor_email", "application__grappe__name")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -1,0 +1,270 @@
+"""Campaigns, calls, applications (dossiers) and their append-only workflow log.
+
+Every funding parameter is a campaign row (defaults from domain.md §4) so that a later
+instruction changes data, not code. Amounts are whole euros.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+from .workflow import Status
+
+EUROS = {"max_digits": 12, "decimal_places": 0}
+
+
+class Campaign(models.Model):
+    """A yearly campaign and every parameter of the funding rules."""
+
+    year = models.PositiveSmallIntegerField("année", unique=True)
+    name = models.CharField("nom", max_length=200)
+    instruction_reference = models.CharField(
+        "instruction de référence",
+        max_length=255,
+        blank=True,
+        default="Instruction DGCS/DNS/CNSA/2023/13 du 16 janvier 2023",
+    )
+    acquisition_amount = models.DecimalField(
+        "forfait acquisition par ESSMS (€)", default=25_000, **EUROS
+    )
+    upgrade_amount = models.DecimalField(
+        "forfait mise en conformité par ESSMS (€)", default=10_000, **EUROS
+    )
+    hardware_cap = models.DecimalField(
+        "plafond matériel par petit gestionnaire (€)", default=20_000, **EUROS
+    )
+    small_gestionnaire_max_essms = models.PositiveSmallIntegerField(
+        "nombre maximal d'ESSMS d'un petit gestionnaire",
+        default=14,
+        help_text="Un gestionnaire est « petit » quand il gère au plus ce nombre d'ESSMS.",
+    )
+    procurement_cap = models.DecimalField(
+        "plafond passation du marché par grappe (€)", default=15_000, **EUROS
+    )
+    steering_cap = models.DecimalField("plafond pilotage par grappe (€)", default=100_000, **EUROS)
+    regional_min_essms = models.PositiveSmallIntegerField(
+        "minimum d'ESSMS (appel régional)", default=15
+    )
+    regional_max_essms = models.PositiveSmallIntegerField(
+        "maximum d'ESSMS (appel régional)", default=49
+    )
+    reduced_min_essms = models.PositiveSmallIntegerField(
+        "minimum d'ESSMS (Corse et outre-mer)", default=8
+    )
+    national_min_essms = models.PositiveSmallIntegerField(
+        "minimum d'ESSMS (appel national)", default=50
+    )
+    segur_required_from_year = models.PositiveSmallIntegerField(
+        "solution référencée Ségur exigée à partir de", default=2023
+    )
+    segur_exempt_items = models.ManyToManyField(
+        "grappes.CasfCategory",
+        verbose_name="items exemptés de l'exigence Ségur",
+        blank=True,
+        related_name="+",
+    )
+    first_tranche_percent = models.PositiveSmallIntegerField(
+        "première tranche (% du total)",
+        default=50,
+        help_text="Versée à la signature de la convention ; le solde à l'atteinte des cibles "
+        "d'usage.",
+    )
+
+    class Meta:
+        verbose_name = "campagne"
+        ordering = ("-year",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(acquisition_amount__gte=0)
+                & Q(upgrade_amount__gte=0)
+                & Q(hardware_cap__gte=0)
+                & Q(procurement_cap__gte=0)
+                & Q(steering_cap__gte=0),
+                name="campaign_amounts_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(first_tranche_percent__lte=100), name="campaign_tranche_percent_le_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(regional_min_essms__lte=F("regional_max_essms")),
+                name="campaign_regional_bounds_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Call(models.Model):
+    """An appel à projets: regional (one ARS) or national (CNSA), with its envelope."""
+
+    class Scope(models.TextChoices):
+        REGIONAL = "regional", "Régional"
+        NATIONAL = "national", "National"
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="calls", verbose_name="campagne"
+    )
+    scope = models.CharField("portée", max_length=10, choices=Scope.choices)
+    region = models.ForeignKey(
+        "grappes.Region",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="calls",
+        verbose_name="région",
+    )
+    name = models.CharField("intitulé", max_length=255)
+    opens_on = models.DateField("ouverture")
+    closes_on = models.DateField("clôture")
+    envelope = models.DecimalField("enveloppe (€)", default=0, **EUROS)
+
+    class Meta:
+        verbose_name = "appel à projets"
+        verbose_name_plural = "appels à projets"
+        ordering = ("campaign", "scope", "region")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(scope="regional") & Q(region__isnull=False))
+                | (Q(scope="national") & Q(region__isnull=True)),
+                name="call_region_iff_regional",
+            ),
+            models.CheckConstraint(condition=Q(envelope__gte=0), name="call_envelope_non_negative"),
+            models.CheckConstraint(
+                condition=Q(closes_on__gte=F("opens_on")), name="call_dates_ordered"
+            ),
+            models.UniqueConstraint(
+                fields=("campaign", "region"),
+                condition=Q(scope="regional"),
+                name="call_one_regional_per_region",
+            ),
+            models.UniqueConstraint(
+                fields=("campaign",),
+                condition=Q(scope="national"),
+                name="call_one_national_per_campaign",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Application(models.Model):
+    """A grappe's dossier for one call. Its status changes only through workflow.transition."""
+
+    grappe = models.ForeignKey(
+        "grappes.Grappe",
+        on_delete=models.PROTECT,
+        related_name="applications",
+        verbose_name="grappe",
+    )
+    call = models.ForeignKey(
+        Call, on_delete=models.PROTECT, related_name="applications", verbose_name="appel à projets"
+    )
+    status = models.CharField(
+        "statut", max_length=24, choices=Status.choices, default=Status.DRAFT, editable=False
+    )
+    # Optimistic concurrency: every write bumps it; a stale form is refused.
+    version = models.PositiveIntegerField("version", default=1, editable=False)
+    requested_procurement = models.DecimalField(
+        "passation du marché demandée (€)", default=0, **EUROS
+    )
+    requested_steering = models.DecimalField("pilotage demandé (€)", default=0, **EUROS)
+    justification = models.TextField("justification des accompagnements", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="créé par",
+    )
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+    submitted_at = models.DateTimeField("déposé le", null=True, blank=True, editable=False)
+    decided_at = models.DateTimeField("décidé le", null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "dossier"
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(fields=("grappe", "call"), name="application_one_per_call"),
+            models.CheckConstraint(
+                condition=Q(requested_procurement__gte=0) & Q(requested_steering__gte=0),
+                name="application_requests_non_negative",
+            ),
+            # A dossier past the draft stage has been submitted at some point.
+            models.CheckConstraint(
+                condition=Q(status__in=[Status.DRAFT, Status.WITHDRAWN])
+                | Q(submitted_at__isnull=False),
+                name="application_submitted_has_date",
+            ),
+            models.CheckConstraint(
+                condition=~Q(status__in=[Status.ACCEPTED, Status.REJECTED, Status.NOTIFIED])
+                | Q(decided_at__isnull=False),
+                name="application_decided_has_date",
+            ),
+        ]
+        indexes = [models.Index(fields=("call", "status"))]
+
+    def __str__(self) -> str:
+        return f"Dossier n° {self.pk} — {self.grappe}"
+
+
+class HardwareRequest(models.Model):
+    """Hardware support requested for one (small) gestionnaire of the grappe."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="hardware_requests"
+    )
+    organisation = models.ForeignKey(
+        "grappes.Organisation",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="gestionnaire",
+    )
+    amount = models.DecimalField("montant demandé (€)", **EUROS)
+
+    class Meta:
+        verbose_name = "demande d'accompagnement matériel"
+        verbose_name_plural = "demandes d'accompagnement matériel"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("application", "organisation"), name="hardware_request_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__gte=0), name="hardware_request_non_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} : {self.amount} €"
+
+
+class WorkflowLog(models.Model):
+    """Append-only, hash-chained record of every status change (see workflow.py)."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.PROTECT, related_name="log_entries"
+    )
+    action = models.CharField("action", max_length=24)
+    from_status = models.CharField("statut de départ", max_length=24)
+    to_status = models.CharField("statut d'arrivée", max_length=24)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="acteur"
+    )
+    actor_email = models.EmailField("courriel de l'acteur")
+    comment = models.TextField("commentaire", blank=True)
+    created_at = models.DateTimeField("date")
+    previous_hash = models.CharField("empreinte précédente", max_length=64)
+    entry_hash = models.CharField("empreinte", max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = "entrée du journal"
+        verbose_name_plural = "journal des transitions"
+        ordering = ("id",)
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%d/%m/%Y %H:%M} {self.action} ({self.actor_email})"

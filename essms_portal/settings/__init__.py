@@ -1,0 +1,1 @@
+"""Settings package: base (everything), local (demo/dev), test, production (hardening only)."""

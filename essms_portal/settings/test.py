@@ -1,0 +1,34 @@
+"""Test settings: strict (unknown template variables fail), fast hashing, eager Celery by default.
+
+The database is PostgreSQL when ``DATABASE_URL`` is set (CI), SQLite otherwise.
+"""
+
+from .base import *  # noqa: F403
+from .base import TEMPLATES, VAR_DIR, env
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests run tasks in-process unless a test starts a real worker (tests/conftest.py).
+CELERY_TASK_ALWAYS_EAGER = True
+# Plain static storage: the live server serves unhashed files to the browser tests.
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(VAR_DIR / "test-private")},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+WHITENOISE_AUTOREFRESH = True
+
+
+class _InvalidTemplateVariable(str):
+    """Make any unknown template variable a test failure instead of a silent blank."""
+
+    def __mod__(self, other: object) -> str:
+        raise NameError(f"Variable de gabarit inconnue : {other}")
+
+
+TEMPLATES[0]["OPTIONS"]["string_if_invalid"] = _InvalidTemplateVariable("%s")
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/15")
+CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default="redis://127.0.0.1:6379/15")

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GrappesConfig(AppConfig):
+    name = "grappes"
+    verbose_name = "Référentiel et grappes"

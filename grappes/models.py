@@ -1,0 +1,400 @@
+"""Referential (regions, départements, CASF items, FINESS categories) and the grappes.
+
+Identifiers are validated in ``essms_portal.identifiers``; database constraints keep what must
+never be false (unique FINESS, shares in (0, 1]).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from essms_portal.identifiers import validate_finess, validate_siren, validate_siret
+
+
+class Region(models.Model):
+    """One of the 18 ARS regions, keyed by its INSEE code."""
+
+    code = models.CharField("code INSEE", max_length=2, primary_key=True)
+    name = models.CharField("nom", max_length=100)
+    reduced_grappe_minimum = models.BooleanField(
+        "minimum de grappe réduit",
+        default=False,
+        help_text="Corse et outre-mer : seuil de taille de grappe réduit (8 ESSMS par défaut).",
+    )
+    position = models.PositiveSmallIntegerField("ordre d'affichage", default=0)
+
+    class Meta:
+        verbose_name = "région"
+        ordering = ("position", "code")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+class Departement(models.Model):
+    """A département (INSEE code); overseas collectivities without an ARS have no region."""
+
+    code = models.CharField("code INSEE", max_length=3, primary_key=True)
+    name = models.CharField("nom", max_length=100)
+    region = models.ForeignKey(
+        Region,
+        verbose_name="région",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="departements",
+    )
+
+    class Meta:
+        verbose_name = "département"
+        ordering = ("code",)
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.name}"
+
+
+class CasfCategory(models.Model):
+    """One item of CASF article L312-1, I (1° to 17°)."""
+
+    code = models.CharField("item", max_length=4, primary_key=True)
+    number = models.PositiveSmallIntegerField("numéro", unique=True)
+    label = models.CharField("libellé", max_length=255)
+    segur_exempt = models.BooleanField(
+        "exempté de l'exigence Ségur",
+        default=False,
+        help_text="AHI (8°) et protection juridique (14°, 15°) par défaut.",
+    )
+
+    class Meta:
+        verbose_name = "catégorie CASF L312-1"
+        verbose_name_plural = "catégories CASF L312-1"
+        ordering = ("number",)
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.label}"
+
+
+class FinessCategory(models.Model):
+    """A FINESS establishment category (TRE_R66) and the CASF item it falls under, if any."""
+
+    code = models.CharField("code", max_length=4, primary_key=True)
+    label = models.CharField("libellé", max_length=255)
+    casf_item = models.ForeignKey(
+        CasfCategory,
+        verbose_name="item L312-1",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="finess_categories",
+        help_text="Vide : la catégorie n'est pas un ESSMS et n'est pas éligible.",
+    )
+    home_care = models.BooleanField(
+        "service à domicile",
+        default=False,
+        help_text="Peut être financé au prorata des heures éligibles.",
+    )
+
+    class Meta:
+        verbose_name = "catégorie FINESS"
+        verbose_name_plural = "catégories FINESS"
+        ordering = ("code",)
+
+    def __str__(self) -> str:
+        return f"{self.code} — {self.label}"
+
+    @property
+    def is_essms(self) -> bool:
+        """True when the category falls under an item of CASF L312-1, I."""
+        return self.casf_item_id is not None
+
+
+class Organisation(models.Model):
+    """An organisme gestionnaire: a legal entity (FINESS EJ) running ESSMS."""
+
+    finess = models.CharField(
+        "FINESS juridique (EJ)", max_length=9, unique=True, validators=[validate_finess]
+    )
+    siren = models.CharField("SIREN", max_length=9, blank=True, validators=[validate_siren])
+    name = models.CharField("raison sociale", max_length=255)
+    departement = models.ForeignKey(
+        Departement,
+        verbose_name="département",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="organisations",
+    )
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
+
+    class Meta:
+        verbose_name = "organisme gestionnaire"
+        verbose_name_plural = "organismes gestionnaires"
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.finess})"
+
+
+class OrganisationMember(models.Model):
+    """A user acting for an organisation; pending until confirmed by a member or staff."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "En attente de confirmation"
+        CONFIRMED = "confirmed", "Confirmé"
+
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.CASCADE, related_name="members", verbose_name="organisme"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="organisation_memberships",
+        verbose_name="utilisateur",
+    )
+    status = models.CharField(
+        "statut", max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="confirmé par",
+    )
+    created_at = models.DateTimeField("demandé le", auto_now_add=True)
+    confirmed_at = models.DateTimeField("confirmé le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "membre d'un organisme"
+        verbose_name_plural = "membres des organismes"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("organisation", "user"), name="organisation_member_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="pending") | Q(confirmed_at__isnull=False),
+                name="organisation_member_confirmed_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.organisation}"
+
+
+class Structure(models.Model):
+    """An establishment (FINESS géographique, ET); an ESSMS when its category is under L312-1."""
+
+    class Source(models.TextChoices):
+        FINESS = "finess", "Extrait FINESS"
+        MANUAL = "manual", "Saisie manuelle"
+
+    finess = models.CharField(
+        "FINESS géographique (ET)", max_length=9, unique=True, validators=[validate_finess]
+    )
+    organisation = models.ForeignKey(
+        Organisation,
+        verbose_name="organisme gestionnaire",
+        on_delete=models.PROTECT,
+        related_name="structures",
+    )
+    siret = models.CharField("SIRET", max_length=14, blank=True, validators=[validate_siret])
+    name = models.CharField("nom", max_length=255)
+    long_name = models.CharField("raison sociale longue", max_length=255, blank=True)
+    category = models.ForeignKey(
+        FinessCategory,
+        verbose_name="catégorie FINESS",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="structures",
+    )
+    # The raw code is kept even when it is absent from the referential (unknown category).
+    category_code = models.CharField("code catégorie", max_length=4, blank=True)
+    departement = models.ForeignKey(
+        Departement,
+        verbose_name="département",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="structures",
+    )
+    address = models.CharField("adresse", max_length=255, blank=True)
+    postal_line = models.CharField("code postal et commune", max_length=100, blank=True)
+    capacity = models.PositiveIntegerField("capacité", null=True, blank=True)
+    eligible = models.BooleanField(
+        "ESSMS éligible",
+        default=False,
+        help_text="Calculé depuis la catégorie FINESS (CASF L312-1, I).",
+    )
+    closed = models.BooleanField("fermé", default=False)
+    source = models.CharField(
+        "origine", max_length=10, choices=Source.choices, default=Source.FINESS
+    )
+    lambert_x = models.DecimalField(
+        "X Lambert 93", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    lambert_y = models.DecimalField(
+        "Y Lambert 93", max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    opened_on = models.DateField("ouvert le", null=True, blank=True)
+    finess_updated_on = models.DateField("mise à jour FINESS", null=True, blank=True)
+    created_at = models.DateTimeField("créé le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifié le", auto_now=True)
+
+    class Meta:
+        verbose_name = "établissement (ESSMS)"
+        verbose_name_plural = "établissements (ESSMS)"
+        ordering = ("finess",)
+        indexes = [models.Index(fields=("organisation", "eligible"))]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.finess})"
+
+
+class DuiSolution(models.Model):
+    """A DUI software solution, with its Ségur (SONS) referencing."""
+
+    editor = models.CharField("éditeur", max_length=200)
+    product = models.CharField("solution", max_length=200)
+    segur_referenced = models.BooleanField("référencée Ségur", default=False)
+    segur_reference = models.CharField("référence Ségur", max_length=100, blank=True)
+    active = models.BooleanField("proposée aux porteurs", default=True)
+
+    class Meta:
+        verbose_name = "solution DUI"
+        verbose_name_plural = "solutions DUI"
+        ordering = ("editor", "product")
+        constraints = [
+            models.UniqueConstraint(fields=("editor", "product"), name="dui_solution_unique"),
+        ]
+
+    def __str__(self) -> str:
+        segur = "référencée Ségur" if self.segur_referenced else "non référencée Ségur"
+        return f"{self.editor} — {self.product} ({segur})"
+
+
+class Grappe(models.Model):
+    """A cluster of ESSMS led by a porteur organisation."""
+
+    name = models.CharField("nom", max_length=255)
+    porteur = models.ForeignKey(
+        Organisation,
+        verbose_name="porteur",
+        on_delete=models.PROTECT,
+        related_name="grappes_portees",
+    )
+    description = models.TextField("description du projet", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="créée par",
+    )
+    created_at = models.DateTimeField("créée le", auto_now_add=True)
+    updated_at = models.DateTimeField("modifiée le", auto_now=True)
+
+    class Meta:
+        verbose_name = "grappe"
+        ordering = ("name",)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class GrappeOrganisation(models.Model):
+    """An organisation taking part in a grappe, and its confirmation of participation."""
+
+    grappe = models.ForeignKey(Grappe, on_delete=models.CASCADE, related_name="organisations")
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.PROTECT,
+        related_name="grappe_participations",
+        verbose_name="organisme",
+    )
+    confirmed_at = models.DateTimeField("participation confirmée le", null=True, blank=True)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="confirmée par",
+    )
+
+    class Meta:
+        verbose_name = "organisme membre de la grappe"
+        verbose_name_plural = "organismes membres de la grappe"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("grappe", "organisation"), name="grappe_organisation_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} dans {self.grappe}"
+
+
+class ProjectType(models.TextChoices):
+    """What an ESSMS does with its DUI in the project."""
+
+    ACQUISITION = "acquisition", "Acquisition d'une solution DUI"
+    UPGRADE = "upgrade", "Mise en conformité d'un DUI existant"
+
+
+class GrappeMembership(models.Model):
+    """One ESSMS in a grappe, with its project type, solution and eligible share."""
+
+    grappe = models.ForeignKey(Grappe, on_delete=models.CASCADE, related_name="memberships")
+    structure = models.ForeignKey(
+        Structure, on_delete=models.PROTECT, related_name="memberships", verbose_name="ESSMS"
+    )
+    project_type = models.CharField(
+        "type de projet",
+        max_length=12,
+        choices=ProjectType.choices,
+        default=ProjectType.ACQUISITION,
+    )
+    solution = models.ForeignKey(
+        DuiSolution,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        verbose_name="solution DUI",
+    )
+    eligible_share = models.DecimalField(
+        "part éligible",
+        max_digits=5,
+        decimal_places=4,
+        default=Decimal(1),
+        help_text="Services à domicile : part des heures éligibles, entre 0 (exclu) et 1.",
+    )
+    created_at = models.DateTimeField("ajouté le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "ESSMS de la grappe"
+        verbose_name_plural = "ESSMS de la grappe"
+        ordering = ("grappe", "id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("grappe", "structure"), name="grappe_membership_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(eligible_share__gt=0) & Q(eligible_share__lte=1),
+                name="grappe_membership_share_in_0_1",
+            ),
+            models.CheckConstraint(
+                condition=Q(project_type__in=["acquisition", "upgrade"]),
+                name="grappe_membership_project_type_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.structure} — {self.get_project_type_display()}"
