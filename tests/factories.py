@@ -87,6 +87,7 @@ class DuiSolutionFactory(factory.django.DjangoModelFactory):
 class GrappeFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Grappe
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Grappe {n}")
     porteur = factory.SubFactory(OrganisationFactory)
