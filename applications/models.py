@@ -10,9 +10,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from .workflow import Status
+from essms_portal.money import euros_field
 
-EUROS = {"max_digits": 12, "decimal_places": 0}
+from .workflow import Status
 
 
 class Campaign(models.Model):
@@ -26,24 +26,16 @@ class Campaign(models.Model):
         blank=True,
         default="Instruction DGCS/DNS/CNSA/2023/13 du 16 janvier 2023",
     )
-    acquisition_amount = models.DecimalField(
-        "forfait acquisition par ESSMS (€)", default=25_000, **EUROS
-    )
-    upgrade_amount = models.DecimalField(
-        "forfait mise en conformité par ESSMS (€)", default=10_000, **EUROS
-    )
-    hardware_cap = models.DecimalField(
-        "plafond matériel par petit gestionnaire (€)", default=20_000, **EUROS
-    )
+    acquisition_amount = euros_field("forfait acquisition par ESSMS (€)", default=25_000)
+    upgrade_amount = euros_field("forfait mise en conformité par ESSMS (€)", default=10_000)
+    hardware_cap = euros_field("plafond matériel par petit gestionnaire (€)", default=20_000)
     small_gestionnaire_max_essms = models.PositiveSmallIntegerField(
         "nombre maximal d'ESSMS d'un petit gestionnaire",
         default=14,
         help_text="Un gestionnaire est « petit » quand il gère au plus ce nombre d'ESSMS.",
     )
-    procurement_cap = models.DecimalField(
-        "plafond passation du marché par grappe (€)", default=15_000, **EUROS
-    )
-    steering_cap = models.DecimalField("plafond pilotage par grappe (€)", default=100_000, **EUROS)
+    procurement_cap = euros_field("plafond passation du marché par grappe (€)", default=15_000)
+    steering_cap = euros_field("plafond pilotage par grappe (€)", default=100_000)
     regional_min_essms = models.PositiveSmallIntegerField(
         "minimum d'ESSMS (appel régional)", default=15
     )
@@ -119,7 +111,7 @@ class Call(models.Model):
     name = models.CharField("intitulé", max_length=255)
     opens_on = models.DateField("ouverture")
     closes_on = models.DateField("clôture")
-    envelope = models.DecimalField("enveloppe (€)", default=0, **EUROS)
+    envelope = euros_field("enveloppe (€)", default=0)
 
     class Meta:
         verbose_name = "appel à projets"
@@ -168,10 +160,8 @@ class Application(models.Model):
     )
     # Optimistic concurrency: every write bumps it; a stale form is refused.
     version = models.PositiveIntegerField("version", default=1, editable=False)
-    requested_procurement = models.DecimalField(
-        "passation du marché demandée (€)", default=0, **EUROS
-    )
-    requested_steering = models.DecimalField("pilotage demandé (€)", default=0, **EUROS)
+    requested_procurement = euros_field("passation du marché demandée (€)", default=0)
+    requested_steering = euros_field("pilotage demandé (€)", default=0)
     justification = models.TextField("justification des accompagnements", blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -225,7 +215,7 @@ class HardwareRequest(models.Model):
         related_name="+",
         verbose_name="gestionnaire",
     )
-    amount = models.DecimalField("montant demandé (€)", **EUROS)
+    amount = euros_field("montant demandé (€)")
 
     class Meta:
         verbose_name = "demande d'accompagnement matériel"
