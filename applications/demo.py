@@ -13,9 +13,9 @@ from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from django.db import transaction
-from essms_portal.identifiers import finess_with_key, siren_with_key, siret_with_key
 
 from essms_portal.accounts.models import Role, User
+from essms_portal.identifiers import finess_with_key, siren_with_key, siret_with_key
 from grappes.models import (
     CasfCategory,
     Departement,

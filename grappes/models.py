@@ -11,6 +11,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
 from essms_portal.identifiers import validate_finess, validate_siren, validate_siret
 
 

@@ -6,10 +6,10 @@ import datetime
 from decimal import Decimal
 
 import factory
-from essms_portal.identifiers import finess_with_key, siren_with_key
 
 from applications.models import Application, Call, Campaign
 from essms_portal.accounts.models import Role, User
+from essms_portal.identifiers import finess_with_key, siren_with_key
 from grappes.models import (
     CasfCategory,
     Departement,

@@ -6,177 +6,504 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('grappes', '0001_initial'),
+        ("grappes", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Call',
+            name="Call",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(choices=[('regional', 'Régional'), ('national', 'National')], max_length=10, verbose_name='portée')),
-                ('name', models.CharField(max_length=255, verbose_name='intitulé')),
-                ('opens_on', models.DateField(verbose_name='ouverture')),
-                ('closes_on', models.DateField(verbose_name='clôture')),
-                ('envelope', models.DecimalField(decimal_places=0, default=0, max_digits=12, verbose_name='enveloppe (€)')),
-                ('region', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='calls', to='grappes.region', verbose_name='région')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("regional", "Régional"), ("national", "National")],
+                        max_length=10,
+                        verbose_name="portée",
+                    ),
+                ),
+                ("name", models.CharField(max_length=255, verbose_name="intitulé")),
+                ("opens_on", models.DateField(verbose_name="ouverture")),
+                ("closes_on", models.DateField(verbose_name="clôture")),
+                (
+                    "envelope",
+                    models.DecimalField(
+                        decimal_places=0, default=0, max_digits=12, verbose_name="enveloppe (€)"
+                    ),
+                ),
+                (
+                    "region",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="calls",
+                        to="grappes.region",
+                        verbose_name="région",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'appel à projets',
-                'verbose_name_plural': 'appels à projets',
-                'ordering': ('campaign', 'scope', 'region'),
+                "verbose_name": "appel à projets",
+                "verbose_name_plural": "appels à projets",
+                "ordering": ("campaign", "scope", "region"),
             },
         ),
         migrations.CreateModel(
-            name='Application',
+            name="Application",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('draft', 'Brouillon'), ('submitted', 'Déposé'), ('in_review', 'En instruction'), ('complement_requested', 'Compléments demandés'), ('proposed', 'Proposition de décision'), ('accepted', 'Accepté'), ('rejected', 'Refusé'), ('notified', 'Décision notifiée'), ('withdrawn', 'Retiré')], default='draft', editable=False, max_length=24, verbose_name='statut')),
-                ('version', models.PositiveIntegerField(default=1, editable=False, verbose_name='version')),
-                ('requested_procurement', models.DecimalField(decimal_places=0, default=0, max_digits=12, verbose_name='passation du marché demandée (€)')),
-                ('requested_steering', models.DecimalField(decimal_places=0, default=0, max_digits=12, verbose_name='pilotage demandé (€)')),
-                ('justification', models.TextField(blank=True, verbose_name='justification des accompagnements')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='créé le')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='modifié le')),
-                ('submitted_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='déposé le')),
-                ('decided_at', models.DateTimeField(blank=True, editable=False, null=True, verbose_name='décidé le')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='créé par')),
-                ('grappe', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='applications', to='grappes.grappe', verbose_name='grappe')),
-                ('call', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='applications', to='applications.call', verbose_name='appel à projets')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Brouillon"),
+                            ("submitted", "Déposé"),
+                            ("in_review", "En instruction"),
+                            ("complement_requested", "Compléments demandés"),
+                            ("proposed", "Proposition de décision"),
+                            ("accepted", "Accepté"),
+                            ("rejected", "Refusé"),
+                            ("notified", "Décision notifiée"),
+                            ("withdrawn", "Retiré"),
+                        ],
+                        default="draft",
+                        editable=False,
+                        max_length=24,
+                        verbose_name="statut",
+                    ),
+                ),
+                (
+                    "version",
+                    models.PositiveIntegerField(default=1, editable=False, verbose_name="version"),
+                ),
+                (
+                    "requested_procurement",
+                    models.DecimalField(
+                        decimal_places=0,
+                        default=0,
+                        max_digits=12,
+                        verbose_name="passation du marché demandée (€)",
+                    ),
+                ),
+                (
+                    "requested_steering",
+                    models.DecimalField(
+                        decimal_places=0,
+                        default=0,
+                        max_digits=12,
+                        verbose_name="pilotage demandé (€)",
+                    ),
+                ),
+                (
+                    "justification",
+                    models.TextField(blank=True, verbose_name="justification des accompagnements"),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="créé le")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="modifié le")),
+                (
+                    "submitted_at",
+                    models.DateTimeField(
+                        blank=True, editable=False, null=True, verbose_name="déposé le"
+                    ),
+                ),
+                (
+                    "decided_at",
+                    models.DateTimeField(
+                        blank=True, editable=False, null=True, verbose_name="décidé le"
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="créé par",
+                    ),
+                ),
+                (
+                    "grappe",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="applications",
+                        to="grappes.grappe",
+                        verbose_name="grappe",
+                    ),
+                ),
+                (
+                    "call",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="applications",
+                        to="applications.call",
+                        verbose_name="appel à projets",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'dossier',
-                'ordering': ('-created_at',),
+                "verbose_name": "dossier",
+                "ordering": ("-created_at",),
             },
         ),
         migrations.CreateModel(
-            name='Campaign',
+            name="Campaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('year', models.PositiveSmallIntegerField(unique=True, verbose_name='année')),
-                ('name', models.CharField(max_length=200, verbose_name='nom')),
-                ('instruction_reference', models.CharField(blank=True, default='Instruction DGCS/DNS/CNSA/2023/13 du 16 janvier 2023', max_length=255, verbose_name='instruction de référence')),
-                ('acquisition_amount', models.DecimalField(decimal_places=0, default=25000, max_digits=12, verbose_name='forfait acquisition par ESSMS (€)')),
-                ('upgrade_amount', models.DecimalField(decimal_places=0, default=10000, max_digits=12, verbose_name='forfait mise en conformité par ESSMS (€)')),
-                ('hardware_cap', models.DecimalField(decimal_places=0, default=20000, max_digits=12, verbose_name='plafond matériel par petit gestionnaire (€)')),
-                ('small_gestionnaire_max_essms', models.PositiveSmallIntegerField(default=14, help_text="Un gestionnaire est « petit » quand il gère au plus ce nombre d'ESSMS.", verbose_name="nombre maximal d'ESSMS d'un petit gestionnaire")),
-                ('procurement_cap', models.DecimalField(decimal_places=0, default=15000, max_digits=12, verbose_name='plafond passation du marché par grappe (€)')),
-                ('steering_cap', models.DecimalField(decimal_places=0, default=100000, max_digits=12, verbose_name='plafond pilotage par grappe (€)')),
-                ('regional_min_essms', models.PositiveSmallIntegerField(default=15, verbose_name="minimum d'ESSMS (appel régional)")),
-                ('regional_max_essms', models.PositiveSmallIntegerField(default=49, verbose_name="maximum d'ESSMS (appel régional)")),
-                ('reduced_min_essms', models.PositiveSmallIntegerField(default=8, verbose_name="minimum d'ESSMS (Corse et outre-mer)")),
-                ('national_min_essms', models.PositiveSmallIntegerField(default=50, verbose_name="minimum d'ESSMS (appel national)")),
-                ('segur_required_from_year', models.PositiveSmallIntegerField(default=2023, verbose_name='solution référencée Ségur exigée à partir de')),
-                ('first_tranche_percent', models.PositiveSmallIntegerField(default=50, help_text="Versée à la signature de la convention ; le solde à l'atteinte des cibles d'usage.", verbose_name='première tranche (% du total)')),
-                ('segur_exempt_items', models.ManyToManyField(blank=True, related_name='+', to='grappes.casfcategory', verbose_name="items exemptés de l'exigence Ségur")),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("year", models.PositiveSmallIntegerField(unique=True, verbose_name="année")),
+                ("name", models.CharField(max_length=200, verbose_name="nom")),
+                (
+                    "instruction_reference",
+                    models.CharField(
+                        blank=True,
+                        default="Instruction DGCS/DNS/CNSA/2023/13 du 16 janvier 2023",
+                        max_length=255,
+                        verbose_name="instruction de référence",
+                    ),
+                ),
+                (
+                    "acquisition_amount",
+                    models.DecimalField(
+                        decimal_places=0,
+                        default=25000,
+                        max_digits=12,
+                        verbose_name="forfait acquisition par ESSMS (€)",
+                    ),
+                ),
+                (
+                    "upgrade_amount",
+                    models.DecimalField(
+                        decimal_places=0,
+                        default=10000,
+                        max_digits=12,
+                        verbose_name="forfait mise en conformité par ESSMS (€)",
+                    ),
+                ),
+                (
+                    "hardware_cap",
+                    models.DecimalField(
+                        decimal_places=0,
+                        default=20000,
+                        max_digits=12,
+                        verbose_name="plafond matériel par petit gestionnaire (€)",
+                    ),
+                ),
+                (
+                    "small_gestionnaire_max_essms",
+                    models.PositiveSmallIntegerField(
+                        default=14,
+                        help_text="Un gestionnaire est « petit » quand il gère au plus ce nombre d'ESSMS.",
+                        verbose_name="nombre maximal d'ESSMS d'un petit gestionnaire",
+                    ),
+                ),
+                (
+                    "procurement_cap",
+                    models.DecimalField(
+                        decimal_places=0,
+                        default=15000,
+                        max_digits=12,
+                        verbose_name="plafond passation du marché par grappe (€)",
+                    ),
+                ),
+                (
+                    "steering_cap",
+                    models.DecimalField(
+                        decimal_places=0,
+                        default=100000,
+                        max_digits=12,
+                        verbose_name="plafond pilotage par grappe (€)",
+                    ),
+                ),
+                (
+                    "regional_min_essms",
+                    models.PositiveSmallIntegerField(
+                        default=15, verbose_name="minimum d'ESSMS (appel régional)"
+                    ),
+                ),
+                (
+                    "regional_max_essms",
+                    models.PositiveSmallIntegerField(
+                        default=49, verbose_name="maximum d'ESSMS (appel régional)"
+                    ),
+                ),
+                (
+                    "reduced_min_essms",
+                    models.PositiveSmallIntegerField(
+                        default=8, verbose_name="minimum d'ESSMS (Corse et outre-mer)"
+                    ),
+                ),
+                (
+                    "national_min_essms",
+                    models.PositiveSmallIntegerField(
+                        default=50, verbose_name="minimum d'ESSMS (appel national)"
+                    ),
+                ),
+                (
+                    "segur_required_from_year",
+                    models.PositiveSmallIntegerField(
+                        default=2023, verbose_name="solution référencée Ségur exigée à partir de"
+                    ),
+                ),
+                (
+                    "first_tranche_percent",
+                    models.PositiveSmallIntegerField(
+                        default=50,
+                        help_text="Versée à la signature de la convention ; le solde à l'atteinte des cibles d'usage.",
+                        verbose_name="première tranche (% du total)",
+                    ),
+                ),
+                (
+                    "segur_exempt_items",
+                    models.ManyToManyField(
+                        blank=True,
+                        related_name="+",
+                        to="grappes.casfcategory",
+                        verbose_name="items exemptés de l'exigence Ségur",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'campagne',
-                'ordering': ('-year',),
+                "verbose_name": "campagne",
+                "ordering": ("-year",),
             },
         ),
         migrations.AddField(
-            model_name='call',
-            name='campaign',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='calls', to='applications.campaign', verbose_name='campagne'),
+            model_name="call",
+            name="campaign",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="calls",
+                to="applications.campaign",
+                verbose_name="campagne",
+            ),
         ),
         migrations.CreateModel(
-            name='HardwareRequest',
+            name="HardwareRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('amount', models.DecimalField(decimal_places=0, max_digits=12, verbose_name='montant demandé (€)')),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='hardware_requests', to='applications.application')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='grappes.organisation', verbose_name='gestionnaire')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "amount",
+                    models.DecimalField(
+                        decimal_places=0, max_digits=12, verbose_name="montant demandé (€)"
+                    ),
+                ),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="hardware_requests",
+                        to="applications.application",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="grappes.organisation",
+                        verbose_name="gestionnaire",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': "demande d'accompagnement matériel",
-                'verbose_name_plural': "demandes d'accompagnement matériel",
+                "verbose_name": "demande d'accompagnement matériel",
+                "verbose_name_plural": "demandes d'accompagnement matériel",
             },
         ),
         migrations.CreateModel(
-            name='WorkflowLog',
+            name="WorkflowLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('action', models.CharField(max_length=24, verbose_name='action')),
-                ('from_status', models.CharField(max_length=24, verbose_name='statut de départ')),
-                ('to_status', models.CharField(max_length=24, verbose_name="statut d'arrivée")),
-                ('actor_email', models.EmailField(max_length=254, verbose_name="courriel de l'acteur")),
-                ('comment', models.TextField(blank=True, verbose_name='commentaire')),
-                ('created_at', models.DateTimeField(verbose_name='date')),
-                ('previous_hash', models.CharField(max_length=64, verbose_name='empreinte précédente')),
-                ('entry_hash', models.CharField(max_length=64, unique=True, verbose_name='empreinte')),
-                ('actor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='acteur')),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='log_entries', to='applications.application')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("action", models.CharField(max_length=24, verbose_name="action")),
+                ("from_status", models.CharField(max_length=24, verbose_name="statut de départ")),
+                ("to_status", models.CharField(max_length=24, verbose_name="statut d'arrivée")),
+                (
+                    "actor_email",
+                    models.EmailField(max_length=254, verbose_name="courriel de l'acteur"),
+                ),
+                ("comment", models.TextField(blank=True, verbose_name="commentaire")),
+                ("created_at", models.DateTimeField(verbose_name="date")),
+                (
+                    "previous_hash",
+                    models.CharField(max_length=64, verbose_name="empreinte précédente"),
+                ),
+                (
+                    "entry_hash",
+                    models.CharField(max_length=64, unique=True, verbose_name="empreinte"),
+                ),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="acteur",
+                    ),
+                ),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="log_entries",
+                        to="applications.application",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'entrée du journal',
-                'verbose_name_plural': 'journal des transitions',
-                'ordering': ('id',),
+                "verbose_name": "entrée du journal",
+                "verbose_name_plural": "journal des transitions",
+                "ordering": ("id",),
             },
         ),
         migrations.AddIndex(
-            model_name='application',
-            index=models.Index(fields=['call', 'status'], name='application_call_id_e0dcc4_idx'),
+            model_name="application",
+            index=models.Index(fields=["call", "status"], name="application_call_id_e0dcc4_idx"),
         ),
         migrations.AddConstraint(
-            model_name='application',
-            constraint=models.UniqueConstraint(fields=('grappe', 'call'), name='application_one_per_call'),
+            model_name="application",
+            constraint=models.UniqueConstraint(
+                fields=("grappe", "call"), name="application_one_per_call"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='application',
-            constraint=models.CheckConstraint(condition=models.Q(('requested_procurement__gte', 0), ('requested_steering__gte', 0)), name='application_requests_non_negative'),
+            model_name="application",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("requested_procurement__gte", 0), ("requested_steering__gte", 0)
+                ),
+                name="application_requests_non_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='application',
-            constraint=models.CheckConstraint(condition=models.Q(('status__in', ['draft', 'withdrawn']), ('submitted_at__isnull', False), _connector='OR'), name='application_submitted_has_date'),
+            model_name="application",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("status__in", ["draft", "withdrawn"]),
+                    ("submitted_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="application_submitted_has_date",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='application',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('status__in', ['accepted', 'rejected', 'notified']), _negated=True), ('decided_at__isnull', False), _connector='OR'), name='application_decided_has_date'),
+            model_name="application",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("status__in", ["accepted", "rejected", "notified"]), _negated=True),
+                    ("decided_at__isnull", False),
+                    _connector="OR",
+                ),
+                name="application_decided_has_date",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='campaign',
-            constraint=models.CheckConstraint(condition=models.Q(('acquisition_amount__gte', 0), ('upgrade_amount__gte', 0), ('hardware_cap__gte', 0), ('procurement_cap__gte', 0), ('steering_cap__gte', 0)), name='campaign_amounts_non_negative'),
+            model_name="campaign",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("acquisition_amount__gte", 0),
+                    ("upgrade_amount__gte", 0),
+                    ("hardware_cap__gte", 0),
+                    ("procurement_cap__gte", 0),
+                    ("steering_cap__gte", 0),
+                ),
+                name="campaign_amounts_non_negative",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='campaign',
-            constraint=models.CheckConstraint(condition=models.Q(('first_tranche_percent__lte', 100)), name='campaign_tranche_percent_le_100'),
+            model_name="campaign",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("first_tranche_percent__lte", 100)),
+                name="campaign_tranche_percent_le_100",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='campaign',
-            constraint=models.CheckConstraint(condition=models.Q(('regional_min_essms__lte', models.F('regional_max_essms'))), name='campaign_regional_bounds_ordered'),
+            model_name="campaign",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("regional_min_essms__lte", models.F("regional_max_essms"))),
+                name="campaign_regional_bounds_ordered",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='call',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('scope', 'regional'), ('region__isnull', False)), models.Q(('scope', 'national'), ('region__isnull', True)), _connector='OR'), name='call_region_iff_regional'),
+            model_name="call",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("scope", "regional"), ("region__isnull", False)),
+                    models.Q(("scope", "national"), ("region__isnull", True)),
+                    _connector="OR",
+                ),
+                name="call_region_iff_regional",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='call',
-            constraint=models.CheckConstraint(condition=models.Q(('envelope__gte', 0)), name='call_envelope_non_negative'),
+            model_name="call",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("envelope__gte", 0)), name="call_envelope_non_negative"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='call',
-            constraint=models.CheckConstraint(condition=models.Q(('closes_on__gte', models.F('opens_on'))), name='call_dates_ordered'),
+            model_name="call",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("closes_on__gte", models.F("opens_on"))),
+                name="call_dates_ordered",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='call',
-            constraint=models.UniqueConstraint(condition=models.Q(('scope', 'regional')), fields=('campaign', 'region'), name='call_one_regional_per_region'),
+            model_name="call",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("scope", "regional")),
+                fields=("campaign", "region"),
+                name="call_one_regional_per_region",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='call',
-            constraint=models.UniqueConstraint(condition=models.Q(('scope', 'national')), fields=('campaign',), name='call_one_national_per_campaign'),
+            model_name="call",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("scope", "national")),
+                fields=("campaign",),
+                name="call_one_national_per_campaign",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='hardwarerequest',
-            constraint=models.UniqueConstraint(fields=('application', 'organisation'), name='hardware_request_unique'),
+            model_name="hardwarerequest",
+            constraint=models.UniqueConstraint(
+                fields=("application", "organisation"), name="hardware_request_unique"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='hardwarerequest',
-            constraint=models.CheckConstraint(condition=models.Q(('amount__gte', 0)), name='hardware_request_non_negative'),
+            model_name="hardwarerequest",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("amount__gte", 0)), name="hardware_request_non_negative"
+            ),
         ),
     ]
