@@ -133,6 +133,7 @@ class CampaignFactory(factory.django.DjangoModelFactory):
 class CallFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Call
+        django_get_or_create = ("campaign", "scope", "region")
 
     campaign = factory.SubFactory(CampaignFactory)
     scope = Call.Scope.REGIONAL
