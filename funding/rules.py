@@ -270,7 +270,7 @@ def structure_issues(
 def structure_lines(
     request: QuoteRequest, *, parameters: CampaignParameters, referential: Referential
 ) -> tuple[list[StructureLine], list[Issue]]:
-    """Per-ESSMS amounts: forfait × eligible share, rounded down; 0 for a line in error."""
+    """Per-ESSMS amounts: forfait times eligible share, rounded down; 0 for a line in error."""
     lines: list[StructureLine] = []
     errors: list[Issue] = []
     seen: set[str] = set()
