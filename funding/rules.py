@@ -309,8 +309,8 @@ def capped(
         return 0, [Issue("NEGATIVE_REQUEST", message, finess)], []
     if requested > cap:
         message = (
-            f"{label.capitalize()} : {euros(requested)} demandés, plafond de {euros(cap)} :"
-            f" {euros(cap)} retenus."
+            f"Le montant demandé pour {label} ({euros(requested)}) dépasse le plafond de"
+            f" {euros(cap)} : {euros(cap)} retenus."
         )
         return cap, [], [Issue("CAPPED", message, finess)]
     return requested, [], []
@@ -349,7 +349,7 @@ def hardware_support(
             granted[finess] = 0
             continue
         amount, errs, warns = capped(
-            requested, parameters.hardware_cap, label="le matériel", finess=finess
+            requested, parameters.hardware_cap, label="l'accompagnement matériel", finess=finess
         )
         granted[finess] = amount
         errors.extend(errs)
