@@ -139,6 +139,14 @@ for _action in workflow.Action:
     setattr(ApplicationAdmin, f"apply_{_action.value}", _make_action(_action))
 
 
+@admin.register(models.HardwareRequest)
+class HardwareRequestAdmin(admin.ModelAdmin):
+    list_display = ("application", "organisation", "amount")
+    list_filter = ("application__call__campaign",)
+    search_fields = ("organisation__name", "organisation__finess", "application__grappe__name")
+    autocomplete_fields = ("application", "organisation")
+
+
 @admin.register(models.WorkflowLog)
 class WorkflowLogAdmin(admin.ModelAdmin):
     """The log is append-only: visible, never editable, never deletable."""

@@ -1,6 +1,8 @@
 """Admin for the referential and the grappes: search and filters everywhere."""
 
 from django.contrib import admin
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString
 
 from . import models
 
@@ -99,7 +101,26 @@ class GrappeAdmin(admin.ModelAdmin):
     search_fields = ("name", "porteur__name", "porteur__finess")
     list_filter = ("porteur__departement__region",)
     autocomplete_fields = ("porteur", "created_by")
+    readonly_fields = ("quotes",)
     inlines = (GrappeOrganisationInline, GrappeMembershipInline)
+
+    @admin.display(description="Chiffrage des dossiers (lecture seule)")
+    def quotes(self, obj: models.Grappe) -> SafeString | str:
+        """The quote of each of the grappe's dossiers, from the same funding service."""
+        from funding.services import quote_for  # late import: admin loads before the rules
+
+        applications = list(obj.applications.select_related("call__campaign")) if obj.pk else []
+        if not applications:
+            return "Aucun dossier pour cette grappe."
+        return SafeString(
+            "".join(
+                render_to_string(
+                    "admin/applications/quote.html",
+                    {"quote": quote_for(application), "heading": str(application.call)},
+                )
+                for application in applications
+            )
+        )
 
 
 @admin.register(models.GrappeMembership)
@@ -108,3 +129,11 @@ class GrappeMembershipAdmin(admin.ModelAdmin):
     list_filter = ("project_type", "solution__segur_referenced")
     search_fields = ("grappe__name", "structure__finess", "structure__name")
     autocomplete_fields = ("grappe", "structure", "solution")
+
+
+@admin.register(models.GrappeOrganisation)
+class GrappeOrganisationAdmin(admin.ModelAdmin):
+    list_display = ("grappe", "organisation", "confirmed_at")
+    list_filter = (("confirmed_at", admin.EmptyFieldListFilter),)
+    search_fields = ("grappe__name", "organisation__name", "organisation__finess")
+    autocomplete_fields = ("grappe", "organisation", "confirmed_by")
