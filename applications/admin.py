@@ -56,11 +56,70 @@ class CampaignAdmin(admin.ModelAdmin):
     )
 
 
+class ScoringCriterionInline(admin.TabularInline):
+    model = models.ScoringCriterion
+    extra = 0
+
+
 @admin.register(models.Call)
 class CallAdmin(admin.ModelAdmin):
     list_display = ("name", "campaign", "scope", "region", "opens_on", "closes_on", "envelope")
     list_filter = ("campaign", "scope", "region")
     search_fields = ("name",)
+    inlines = (ScoringCriterionInline,)
+
+    def save_related(
+        self, request: HttpRequest, form: object, formsets: object, change: bool
+    ) -> None:
+        """A new call without criteria gets the default scoring grid."""
+        super().save_related(request, form, formsets, change)  # type: ignore[arg-type]
+        from .services import call_default_grid
+
+        call_default_grid(call=form.instance)  # type: ignore[attr-defined]
+
+
+@admin.register(models.ScoringCriterion)
+class ScoringCriterionAdmin(admin.ModelAdmin):
+    list_display = ("label", "call", "weight", "position")
+    list_filter = ("call__campaign", "call__scope")
+    search_fields = ("label", "call__name")
+
+
+class ReviewScoreInline(admin.TabularInline):
+    model = models.ReviewScore
+    extra = 0
+
+
+@admin.register(models.Review)
+class ReviewAdmin(admin.ModelAdmin):
+    list_display = ("application", "reviewer", "score", "created_at")
+    search_fields = ("application__grappe__name", "reviewer__email")
+    inlines = (ReviewScoreInline,)
+
+
+@admin.register(models.ReviewScore)
+class ReviewScoreAdmin(admin.ModelAdmin):
+    list_display = ("review", "criterion", "value")
+    search_fields = ("criterion__label", "review__reviewer__email")
+
+
+@admin.register(models.PrivateNote)
+class PrivateNoteAdmin(admin.ModelAdmin):
+    list_display = ("application", "author", "created_at")
+    search_fields = ("text", "author__email", "application__grappe__name")
+
+
+@admin.register(models.ComplementRequest)
+class ComplementRequestAdmin(admin.ModelAdmin):
+    list_display = ("application", "requested_by", "deadline", "answered_at")
+    list_filter = ("deadline",)
+    search_fields = ("message", "application__grappe__name")
+
+
+@admin.register(models.ProposedAmount)
+class ProposedAmountAdmin(admin.ModelAdmin):
+    list_display = ("application", "label", "computed", "proposed")
+    search_fields = ("label", "application__grappe__name")
 
 
 class HardwareRequestInline(admin.TabularInline):

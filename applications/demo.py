@@ -144,6 +144,10 @@ def _calls(campaign: Campaign) -> int:
             "envelope": Decimal(16_700_000),
         },
     )
+    from .services import call_default_grid
+
+    for call in Call.objects.filter(campaign=campaign):
+        call_default_grid(call=call)
     return Call.objects.filter(campaign=campaign).count()
 
 

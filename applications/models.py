@@ -163,6 +163,21 @@ class Application(models.Model):
     requested_procurement = euros_field("passation du marché demandée (€)", default=0)
     requested_steering = euros_field("pilotage demandé (€)", default=0)
     justification = models.TextField("justification des accompagnements", blank=True)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_applications",
+        verbose_name="instructeur en charge",
+    )
+    recommendation = models.CharField(
+        "recommandation",
+        max_length=10,
+        choices=[("accept", "Accepter"), ("reject", "Refuser")],
+        blank=True,
+    )
+    motivation = models.TextField("motivation de la proposition", blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -258,3 +273,167 @@ class WorkflowLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%d/%m/%Y %H:%M} {self.action} ({self.actor_email})"
+
+
+class ScoringCriterion(models.Model):
+    """One criterion of a call's scoring grid, scored 0 to 5 and weighted."""
+
+    call = models.ForeignKey(
+        Call, on_delete=models.CASCADE, related_name="criteria", verbose_name="appel à projets"
+    )
+    label = models.CharField("critère", max_length=200)
+    help_text = models.TextField("aide à la notation", blank=True)
+    weight = models.PositiveSmallIntegerField("pondération", default=1)
+    position = models.PositiveSmallIntegerField("ordre", default=0)
+
+    class Meta:
+        verbose_name = "critère de notation"
+        verbose_name_plural = "grille de notation"
+        ordering = ("call", "position", "id")
+        constraints = [
+            models.CheckConstraint(condition=Q(weight__gte=1), name="criterion_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} (coefficient {self.weight})"
+
+
+class Review(models.Model):
+    """One reviewer's scoring of a dossier; several reviews may exist, the average is shown."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="reviews",
+        verbose_name="évaluateur",
+    )
+    comment = models.TextField("appréciation", blank=True)
+    score = models.DecimalField("note sur 100", max_digits=5, decimal_places=2)
+    created_at = models.DateTimeField("date", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "évaluation"
+        ordering = ("created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("application", "reviewer"), name="review_one_per_reviewer"
+            ),
+            models.CheckConstraint(
+                condition=Q(score__gte=0) & Q(score__lte=100), name="review_score_0_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reviewer} : {self.score}/100"
+
+
+class ReviewScore(models.Model):
+    """The 0-5 mark given to one criterion in a review."""
+
+    review = models.ForeignKey(Review, on_delete=models.CASCADE, related_name="scores")
+    criterion = models.ForeignKey(ScoringCriterion, on_delete=models.PROTECT, related_name="+")
+    value = models.PositiveSmallIntegerField("note (0 à 5)")
+
+    class Meta:
+        verbose_name = "note"
+        constraints = [
+            models.UniqueConstraint(fields=("review", "criterion"), name="review_score_unique"),
+            models.CheckConstraint(condition=Q(value__lte=5), name="review_score_value_0_5"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.criterion.label} : {self.value}/5"
+
+
+class PrivateNote(models.Model):
+    """An instruction note, never shown to applicants."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="private_notes"
+    )
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="auteur"
+    )
+    text = models.TextField("note")
+    created_at = models.DateTimeField("date", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "note interne"
+        verbose_name_plural = "notes internes"
+        ordering = ("created_at",)
+
+    def __str__(self) -> str:
+        return f"Note de {self.author} du {self.created_at:%d/%m/%Y}"
+
+
+class ComplementRequest(models.Model):
+    """A request for complements sent to the applicant, with a deadline."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="complement_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="demandé par",
+    )
+    message = models.TextField("message")
+    expected_items = models.TextField(
+        "pièces ou informations attendues", help_text="Une par ligne."
+    )
+    deadline = models.DateField("date limite")
+    created_at = models.DateTimeField("demandé le", auto_now_add=True)
+    reminder_sent_at = models.DateTimeField("relance envoyée le", null=True, blank=True)
+    answer = models.TextField("réponse", blank=True)
+    answered_at = models.DateTimeField("répondu le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "demande de compléments"
+        verbose_name_plural = "demandes de compléments"
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"Compléments demandés le {self.created_at:%d/%m/%Y}"
+
+    @property
+    def expected_list(self) -> list[str]:
+        """The expected items, one per non-empty line."""
+        return [line.strip() for line in self.expected_items.splitlines() if line.strip()]
+
+
+class ProposedAmount(models.Model):
+    """The amount the instructeur proposes for one line of the quote (never above it)."""
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="proposed_amounts"
+    )
+    line = models.CharField(
+        "ligne",
+        max_length=40,
+        help_text="structure:<FINESS>, hardware:<FINESS EJ>, procurement, steering",
+    )
+    label = models.CharField("libellé", max_length=255)
+    computed = euros_field("montant calculé (€)")
+    proposed = euros_field("montant proposé (€)")
+    reason = models.TextField("motif de la réduction", blank=True)
+
+    class Meta:
+        verbose_name = "montant proposé"
+        verbose_name_plural = "montants proposés"
+        ordering = ("application", "id")
+        constraints = [
+            models.UniqueConstraint(fields=("application", "line"), name="proposed_line_unique"),
+            models.CheckConstraint(condition=Q(proposed__gte=0), name="proposed_non_negative"),
+            models.CheckConstraint(
+                condition=Q(proposed__lte=F("computed")), name="proposed_not_above_computed"
+            ),
+            models.CheckConstraint(
+                condition=Q(proposed=F("computed")) | ~Q(reason=""),
+                name="proposed_reduction_has_reason",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} : {self.proposed} €"

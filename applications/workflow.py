@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING
 
 from django.db import models, transaction
@@ -108,10 +109,17 @@ class TransitionResult:
     entry: WorkflowLog
 
 
-Guard = Callable[["Application", "User"], str | None]
+@dataclass(frozen=True)
+class TransitionContext:
+    """Extra input some guards need (e.g. a CNSA override of the envelope, with its reason)."""
+
+    override_reason: str = ""
 
 
-def _guard_submittable(application: Application, by: User) -> str | None:
+Guard = Callable[["Application", "User", TransitionContext], str | None]
+
+
+def _guard_submittable(application: Application, by: User, ctx: TransitionContext) -> str | None:
     """Submit needs a quote without blocking errors and every member's confirmation."""
     from funding.services import quote_for
 
@@ -129,7 +137,7 @@ def _guard_submittable(application: Application, by: User) -> str | None:
     return None
 
 
-def _guard_four_eyes(application: Application, by: User) -> str | None:
+def _guard_four_eyes(application: Application, by: User, ctx: TransitionContext) -> str | None:
     """A validator never decides on a dossier whose decision they proposed themselves."""
     proposer = (
         application.log_entries.filter(action=Action.PROPOSE)
@@ -142,32 +150,80 @@ def _guard_four_eyes(application: Application, by: User) -> str | None:
     return None
 
 
+def _guard_proposal_complete(
+    application: Application, by: User, ctx: TransitionContext
+) -> str | None:
+    """Propose needs a complete review, proposed amounts for every line and a recommendation."""
+    from .selectors import application_score
+
+    if application_score(application=application) is None:
+        return "Notez le dossier sur tous les critères de la grille avant de proposer une décision."
+    if not application.proposed_amounts.exists():
+        return "Saisissez les montants proposés avant de proposer une décision."
+    if not application.recommendation or not application.motivation.strip():
+        return "Indiquez votre recommandation (accepter ou refuser) et sa motivation."
+    return None
+
+
+def _guard_envelope(application: Application, by: User, ctx: TransitionContext) -> str | None:
+    """Accepting must fit in the call's envelope, unless a CNSA agent overrides with a reason."""
+    from .selectors import call_envelope_use
+
+    use = call_envelope_use(call=application.call)
+    proposed = application_proposed_total(application)
+    if use.accepted + proposed <= application.call.envelope:
+        return None
+    if by.role == CNSA and ctx.override_reason.strip():
+        return None
+    return (
+        f"Accepter ce dossier ({proposed} €) dépasserait l'enveloppe de l'appel : "
+        f"{use.accepted} € déjà accordés sur {application.call.envelope} €. Seul un agent CNSA "
+        "peut passer outre, avec un motif écrit."
+    )
+
+
+def application_proposed_total(application: Application) -> int:
+    """Sum of the proposed amounts of a dossier, in euros."""
+    from django.db.models import Sum
+
+    total = application.proposed_amounts.aggregate(total=Sum("proposed"))["total"]
+    return int(total or 0)
+
+
 GUARDS: dict[str, tuple[Guard, ...]] = {
     Action.SUBMIT: (_guard_submittable,),
     Action.RESUBMIT: (_guard_submittable,),
-    Action.ACCEPT: (_guard_four_eyes,),
+    Action.PROPOSE: (_guard_proposal_complete,),
+    Action.ACCEPT: (_guard_four_eyes, _guard_envelope),
     Action.REJECT: (_guard_four_eyes,),
 }
 
+# On a regional dossier a CNSA agent only reads, except to accept beyond the envelope (override)
+# and to notify the decision.
+CNSA_REGIONAL_ACTIONS = frozenset({Action.ACCEPT, Action.NOTIFY})
 
-def actor_in_scope(application: Application, by: User) -> bool:
-    """Whether ``by`` acts for this dossier: a confirmed member of the porteur for applicants,
-    the call's region for ARS agents, any dossier for CNSA agents."""
+
+def actor_in_scope(application: Application, by: User, action: str | None = None) -> bool:
+    """Whether ``by`` may act on this dossier: a confirmed member of the porteur for applicants,
+    the call's region for ARS agents; CNSA agents act on national-call dossiers, and on regional
+    ones only to accept (envelope override) or notify."""
     if by.role == GESTIONNAIRE:
         return application.grappe.porteur.members.filter(user=by, status="confirmed").exists()
     if by.role in (INSTRUCTEUR, VALIDEUR):
         return application.call.region_id is not None and application.call.region_id == by.region_id
-    return by.role == CNSA
+    if by.role == CNSA:
+        return application.call.scope == "national" or action in CNSA_REGIONAL_ACTIONS
+    return False
 
 
 def available_actions(application: Application, by: User) -> list[str]:
     """Actions the table offers ``by`` on this dossier now (guards not evaluated)."""
-    if not actor_in_scope(application, by):
-        return []
     return [
         action
         for (status, action), (_, roles) in TRANSITIONS.items()
-        if status == application.status and by.role in roles
+        if status == application.status
+        and by.role in roles
+        and actor_in_scope(application, by, action)
     ]
 
 
@@ -243,8 +299,11 @@ def transition(
     by: User,
     comment: str = "",
     expected_version: int | None = None,
+    override_reason: str = "",
 ) -> TransitionResult:
-    """Apply ``action`` to the dossier on behalf of ``by``, or raise a TransitionError."""
+    """Apply ``action`` to the dossier on behalf of ``by``, or raise a TransitionError.
+
+    The people concerned are e-mailed once the transaction commits (``notifications``)."""
     from .models import Application
 
     with transaction.atomic():
@@ -265,12 +324,15 @@ def transition(
                 f" « {Status(locked.status).label} »."
             )
         to_status, roles = target
-        if by.role not in roles or not actor_in_scope(locked, by):
+        if by.role not in roles or not actor_in_scope(locked, by, action):
             raise TransitionNotAllowed("Vous n'êtes pas habilité à effectuer cette action.")
+        context = TransitionContext(override_reason=override_reason)
         for guard in GUARDS.get(action, ()):
-            reason = guard(locked, by)
+            reason = guard(locked, by, context)
             if reason:
                 raise GuardFailed(reason)
+        if override_reason.strip() and action == Action.ACCEPT:
+            comment = f"{comment}\nDépassement d'enveloppe autorisé : {override_reason}".strip()
         from_status = locked.status
         locked.status = to_status
         locked.version += 1
@@ -281,6 +343,9 @@ def transition(
             locked.decided_at = now
         locked.save(update_fields=["status", "version", "submitted_at", "decided_at", "updated_at"])
         entry = _append_log(locked, action=action, from_status=from_status, by=by, comment=comment)
+        from .notifications import notify_transition
+
+        transaction.on_commit(partial(notify_transition, entry_id=entry.pk))
     return TransitionResult(application=locked, entry=entry)
 
 

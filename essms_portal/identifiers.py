@@ -1,8 +1,12 @@
 """Validators for the programme's identifiers: FINESS (EJ and ET), SIREN and SIRET.
 
-All three carry a Luhn check digit (domain.md §7). Corsican FINESS numbers (2A/2B) cannot be
-Luhn-checked and are accepted on their shape; La Poste's SIREN 356000000 and its SIRETs follow a
-digit-sum rule instead of Luhn.
+All three end with a Luhn check digit (domain.md §7). Corsican FINESS numbers (2A/2B) cannot be
+Luhn-checked and are accepted on their shape. La Poste (SIREN 356000000) numbers its many
+establishments outside Luhn: one of its SIRETs is valid when its digits add up to a multiple of 5.
+
+The ``*_error`` functions return a French message for the gestionnaire (None when the number is
+valid); ``validate_*`` wrap them as Django validators; ``*_with_key`` complete a number with its
+key, for data generators and tests.
 """
 
 from __future__ import annotations
@@ -10,11 +14,17 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 
 LA_POSTE_SIREN = "356000000"
+CORSICAN_FINESS_PREFIXES = ("2A", "2B")
+
+
+def _is_ascii_digits(value: str) -> bool:
+    """True for a non-empty string of 0-9 only (``str.isdigit`` also accepts superscripts)."""
+    return value.isascii() and value.isdigit()
 
 
 def luhn_is_valid(digits: str) -> bool:
-    """True when ``digits`` (only 0-9) passes the Luhn check."""
-    if not digits.isdigit():
+    """True when ``digits`` is a non-empty string of 0-9 that passes the Luhn check."""
+    if not _is_ascii_digits(digits):
         return False
     total = 0
     for index, char in enumerate(reversed(digits)):
@@ -28,63 +38,68 @@ def luhn_is_valid(digits: str) -> bool:
 
 
 def _luhn_key(body: str) -> str:
-    """The check digit that makes ``body + key`` Luhn-valid."""
+    """The check digit that makes ``body + key`` Luhn-valid (``body`` must be digits)."""
+    if not _is_ascii_digits(body):
+        raise ValueError(f"not a string of digits: {body!r}")
     for key in "0123456789":
         if luhn_is_valid(body + key):
             return key
-    raise ValueError(body)  # unreachable: one of the ten digits always works
+    raise AssertionError("unreachable: exactly one of the ten digits completes a Luhn number")
 
 
 def finess_error(value: str) -> str | None:
     """None when ``value`` is a valid FINESS number, else a French message saying why."""
     if len(value) != 9:
         return "Le numéro FINESS doit comporter 9 caractères."
-    if value[:2] in ("2A", "2B"):
-        if not value[2:].isdigit():
+    if value[:2] in CORSICAN_FINESS_PREFIXES:
+        # Corsican numbers carry letters, so the Luhn key cannot apply: shape check only.
+        if not _is_ascii_digits(value[2:]):
             return "Le numéro FINESS ne doit comporter que des chiffres après 2A ou 2B."
         return None
-    if not value.isdigit():
-        return "Le numéro FINESS ne doit comporter que des chiffres (ou commencer par 2A/2B)."
+    if not _is_ascii_digits(value):
+        return "Le numéro FINESS ne doit comporter que des chiffres (ou commencer par 2A ou 2B)."
     if not luhn_is_valid(value):
         return "La clé de contrôle du numéro FINESS est incorrecte : vérifiez le numéro saisi."
     return None
 
 
 def is_valid_finess(value: str) -> bool:
-    """True for a well-formed FINESS number with a correct key."""
+    """True for a well-formed FINESS number with a correct key (or a Corsican number)."""
     return finess_error(value) is None
 
 
 def siren_error(value: str) -> str | None:
-    """None when ``value`` is a valid SIREN, else a French message."""
-    if len(value) != 9 or not value.isdigit():
+    """None when ``value`` is a valid SIREN, else a French message saying why."""
+    if len(value) != 9 or not _is_ascii_digits(value):
         return "Le numéro SIREN doit comporter 9 chiffres."
     if value != LA_POSTE_SIREN and not luhn_is_valid(value):
-        return "La clé de contrôle du numéro SIREN est incorrecte."
+        return "La clé de contrôle du numéro SIREN est incorrecte : vérifiez le numéro saisi."
     return None
 
 
 def is_valid_siren(value: str) -> bool:
-    """True for a valid SIREN (Luhn, La Poste excepted)."""
+    """True for a valid SIREN (Luhn; La Poste's 356000000 always accepted)."""
     return siren_error(value) is None
 
 
+def _is_la_poste_siret(value: str) -> bool:
+    """True for a La Poste SIRET that follows La Poste's own rule (digit sum multiple of 5)."""
+    return value.startswith(LA_POSTE_SIREN) and sum(int(c) for c in value) % 5 == 0
+
+
 def siret_error(value: str) -> str | None:
-    """None when ``value`` is a valid SIRET, else a French message."""
-    if len(value) != 14 or not value.isdigit():
+    """None when ``value`` is a valid SIRET, else a French message saying why."""
+    if len(value) != 14 or not _is_ascii_digits(value):
         return "Le numéro SIRET doit comporter 14 chiffres."
-    if value.startswith(LA_POSTE_SIREN):
-        # La Poste's establishments: the digit sum is a multiple of 5 instead of Luhn.
-        if sum(int(c) for c in value) % 5 == 0:
-            return None
-        return "La clé de contrôle du numéro SIRET est incorrecte."
-    if not luhn_is_valid(value):
-        return "La clé de contrôle du numéro SIRET est incorrecte."
+    # Luhn first: La Poste's head office (35600000000048) is Luhn-valid although its digit sum
+    # is 26, so the La Poste rule widens the check rather than replacing it.
+    if not luhn_is_valid(value) and not _is_la_poste_siret(value):
+        return "La clé de contrôle du numéro SIRET est incorrecte : vérifiez le numéro saisi."
     return None
 
 
 def is_valid_siret(value: str) -> bool:
-    """True for a valid SIRET (Luhn, La Poste digit-sum rule)."""
+    """True for a valid SIRET (Luhn, or La Poste's digit-sum rule)."""
     return siret_error(value) is None
 
 
@@ -99,17 +114,18 @@ def siren_with_key(first_eight: str) -> str:
 
 
 def siret_with_key(first_thirteen: str) -> str:
-    """A valid SIRET from its first thirteen digits."""
+    """A valid SIRET from its first thirteen digits (a SIREN plus the first four NIC digits)."""
     return first_thirteen + _luhn_key(first_thirteen)
 
 
 def _raise_if(message: str | None) -> None:
-    if message:
+    """Raise the Django ``ValidationError`` a form or model field expects, when there is one."""
+    if message is not None:
         raise ValidationError(message, code="invalid")
 
 
 def validate_finess(value: str) -> None:
-    """Django validator: a FINESS number with a correct key."""
+    """Django validator: a FINESS number with a correct key (Corsican numbers on shape)."""
     _raise_if(finess_error(value))
 
 

@@ -14,4 +14,5 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("comptes/", include("allauth.urls")),
     path("admin/", admin.site.urls),
+    path("", include("applications.urls")),
 ]

@@ -1,9 +1,15 @@
 """The referential as data: regions, départements, CASF L312-1 items, FINESS categories.
 
-Pure Python (no Django) so that the data migration, the stand-alone simulator and the tests
-share one source. Facts from ``shared/docs/domain.md``: §9 (regions and their départements,
-INSEE codes), §8 (etalab aliases for overseas départements), §6 (CASF items and the FINESS
-category mapping, a product mapping).
+Pure Python (no Django import) so that the data migration ``grappes/migrations/0002_referential``,
+data generators and tests share one source. Facts come from ``shared/docs/domain.md``:
+
+- §9: the 18 ARS regions (INSEE codes, in the order of §9) and their départements; Corse (94) and
+  the overseas regions (01 to 06) use the reduced grappe minimum of 8 ESSMS (§3);
+- §8: the FINESS extract writes overseas départements with etalab codes (``9A`` … ``9J``), and
+  carries two overseas collectivities that no ARS covers (975, 986): they get no region;
+- §7: the département a FINESS number starts with;
+- §6: the 17 items of CASF L312-1 I and the **product mapping** of FINESS categories to items;
+  AHI (8°) and juridical protection (14°, 15°) are exempt from the Ségur requirement (§3).
 """
 
 from __future__ import annotations
@@ -12,18 +18,24 @@ from typing import NamedTuple
 
 
 class RegionRow(NamedTuple):
+    """One ARS region (domain.md §9)."""
+
     code: str
     name: str
     reduced_grappe_minimum: bool
 
 
 class DepartmentRow(NamedTuple):
+    """One département or overseas collectivity; ``region`` is None where no ARS covers it."""
+
     code: str
     name: str
     region: str | None
 
 
 class CasfItemRow(NamedTuple):
+    """One item of CASF L312-1 I (domain.md §6); ``code`` is written like ``"6°"``."""
+
     code: str
     number: int
     label: str
@@ -31,6 +43,8 @@ class CasfItemRow(NamedTuple):
 
 
 class FinessCategoryRow(NamedTuple):
+    """One FINESS category (TRE_R66); ``casf_item`` is None for categories that are not ESSMS."""
+
     code: str
     label: str
     casf_item: str | None
@@ -179,6 +193,9 @@ ETALAB_DEPARTMENT_ALIASES: dict[str, str] = {
     "9J": "986",
 }
 
+# Short paraphrases of CASF L312-1 I (domain.md §6); 12° to 17° still to be checked against
+# Légifrance. segur_exempt: AHI (8°) and juridical protection (14°, 15°) need no Ségur-referenced
+# solution (§3) but keep the usage targets.
 CASF_ITEMS: tuple[CasfItemRow, ...] = (
     CasfItemRow("1°", 1, "Protection de l'enfance (aide sociale à l'enfance)", False),
     CasfItemRow("2°", 2, "Éducation et accompagnement des enfants et jeunes handicapés", False),
@@ -202,122 +219,115 @@ CASF_ITEMS: tuple[CasfItemRow, ...] = (
 )
 
 _C = FinessCategoryRow
+# Labels are the main libellés of the FINESS nomenclature (TRE_R66, ANS 2026 edition), i.e. what
+# `libcategetab` carries in the etalab extract, with typographic apostrophes made plain. Older
+# extracts show former libellés for a few codes (209 SPASAD, 460 SAAD, 166 Etablissement d'Accueil
+# Mère-Enfant, 236 C.P.F.S.E.): the code, not the label, is what the import matches on.
 FINESS_CATEGORIES: tuple[FinessCategoryRow, ...] = (
     # 1° protection de l'enfance
-    _C("166", "Etablissement d'accueil mère-enfant", "1°", False),
-    _C("172", "Pouponnière à caractère social", "1°", False),
-    _C("175", "Foyer de l'enfance", "1°", False),
-    _C("176", "Maison d'enfants à caractère social", "1°", False),
-    _C("177", "Service d'action éducative en milieu ouvert (AEMO)", "1°", False),
-    _C("236", "Lieu de vie et d'accueil", "1°", False),
-    _C("241", "Service d'accompagnement éducatif", "1°", False),
-    _C("286", "Club équipe de prévention", "1°", False),
-    _C("295", "Service d'investigation éducative", "1°", False),
-    # 2° enfance handicapée
-    _C("182", "Service d'éducation spéciale et de soins à domicile (SESSAD)", "2°", False),
-    _C("183", "Institut médico-éducatif (IME)", "2°", False),
-    _C("186", "Institut thérapeutique, éducatif et pédagogique (ITEP)", "2°", False),
-    _C("188", "Etablissement pour enfants et adolescents polyhandicapés", "2°", False),
-    _C("189", "Centre médico-psycho-pédagogique (CMPP)", "2°", False),
+    _C("166", "Centre Parents-Enfants de moins de 3 ans", "1°", False),
+    _C("172", "Pouponnière à Caractère Social", "1°", False),
+    _C("175", "Foyer de l'Enfance", "1°", False),
+    _C("176", "Village d'Enfants", "1°", False),
+    _C("177", "Maison d'Enfants à Caractère Social", "1°", False),
+    _C("236", "Service de placement familial", "1°", False),
+    _C("241", "Établissement de Placement", "1°", False),
+    _C("286", "Service de prévention spécialisée", "1°", False),
+    _C("295", "Service AEMO et AED", "1°", False),
+    # 2° enfants et adolescents handicapés
+    _C("182", "Service d'Éducation Spéciale et de Soins à Domicile", "2°", False),
+    _C("183", "Institut Médico-Educatif (I.M.E.)", "2°", False),
+    _C("186", "Institut Thérapeutique Éducatif et Pédagogique (I.T.E.P.)", "2°", False),
+    _C("188", "Etablissement pour Enfants ou Adolescents Polyhandicapés", "2°", False),
+    _C("189", "Centre Médico-Psycho-Pédagogique (C.M.P.P.)", "2°", False),
     _C("192", "Institut d'éducation motrice", "2°", False),
-    _C("194", "Institut pour déficients visuels", "2°", False),
-    _C("195", "Institut pour déficients auditifs", "2°", False),
-    _C("196", "Institut d'éducation sensorielle sourd-aveugle", "2°", False),
-    _C("390", "Etablissement d'accueil temporaire d'enfants handicapés", "2°", False),
-    _C("396", "Foyer d'hébergement pour enfants et adolescents handicapés", "2°", False),
-    _C("402", "Jardin d'enfants spécialisé", "2°", False),
-    # 3° CAMSP
-    _C("190", "Centre d'action médico-sociale précoce (CAMSP)", "3°", False),
-    # 4° PJJ
-    _C("440", "Etablissement de placement éducatif (PJJ)", "4°", False),
-    _C("441", "Service territorial éducatif de milieu ouvert (PJJ)", "4°", False),
-    # 5° travail protégé et réadaptation
-    _C("198", "Centre de pré-orientation pour handicapés", "5°", False),
-    _C("246", "Etablissement et service d'aide par le travail (ESAT)", "5°", False),
-    _C("249", "Centre de rééducation professionnelle", "5°", False),
-    _C(
-        "464",
-        "Unité d'évaluation, de réentraînement et d'orientation socioprofessionnelle",
-        "5°",
-        False,
-    ),
+    _C("194", "Institut pour Déficients Visuels", "2°", False),
+    _C("195", "Institut pour Déficients Auditifs", "2°", False),
+    _C("196", "Institut d'Education Sensorielle Sourd-Aveugle", "2°", False),
+    _C("390", "Etablissement d'Accueil Temporaire d'Enfants Handicapés", "2°", False),
+    _C("396", "Foyer Hébergement Enfants et Adolescents Handicapés", "2°", False),
+    _C("402", "Jardin d'Enfants Spécialisé", "2°", False),
+    # 3° action médico-sociale précoce
+    _C("190", "Centre Action Médico-Sociale Précoce (C.A.M.S.P.)", "3°", False),
+    # 4° protection judiciaire de la jeunesse
+    _C("440", "Service d'Investigation Educative", "4°", False),
+    _C("441", "Service d'Intervention Educative en Milieu Ouvert", "4°", False),
+    # 5° aide par le travail, réadaptation professionnelle
+    _C("198", "Établissement et Service de Préorientation", "5°", False),
+    _C("246", "Etablissement et Service d'Aide par le Travail (E.S.A.T.)", "5°", False),
+    _C("249", "Établissement et Service de Réadaptation Professionnelle", "5°", False),
+    _C("464", "Unités Evaluation Réentraînement et d'Orient. Soc. et Pro.", "5°", False),
     # 6° personnes âgées
-    _C("202", "Résidence autonomie", "6°", False),
-    _C("207", "Centre de jour pour personnes âgées", "6°", False),
-    _C("500", "Etablissement d'hébergement pour personnes âgées dépendantes (EHPAD)", "6°", False),
+    _C("202", "Résidences autonomie", "6°", False),
+    _C("207", "Centre de Jour pour Personnes Agées", "6°", False),
+    _C("500", "Etablissement d'hébergement pour personnes âgées dépendantes", "6°", False),
     _C("501", "EHPA percevant des crédits d'assurance maladie", "6°", False),
-    _C("502", "EHPA ne percevant pas de crédits d'assurance maladie", "6°", False),
-    # 6°/7° services à domicile (financés au prorata des heures éligibles)
-    _C("209", "Service polyvalent d'aide et de soins à domicile (SPASAD)", "6°", True),
-    _C("354", "Service de soins infirmiers à domicile (SSIAD)", "6°", True),
-    _C("460", "Service d'aide et d'accompagnement à domicile (SAAD)", "6°", True),
+    _C("502", "EHPA ne percevant pas des crédits d'assurance maladie", "6°", False),
+    # 6°/7° services à domicile: filed under 6°, flagged home_care because they serve both
+    # older and disabled people (the grappe declares the eligible share).
+    _C("209", "Service autonomie aide et soins (SAAS)", "6°", True),
+    _C("354", "Service de Soins Infirmiers A Domicile (S.S.I.A.D)", "6°", True),
+    _C("460", "Service autonomie aide (SAA)", "6°", True),
     # 7° adultes handicapés
-    _C("238", "Centre d'accueil de jour pour adultes handicapés", "7°", False),
-    _C("242", "Centre d'hébergement pour adultes handicapés", "7°", False),
-    _C("252", "Foyer d'hébergement pour adultes handicapés", "7°", False),
-    _C("255", "Maison d'accueil spécialisée (MAS)", "7°", False),
-    _C("382", "Foyer de vie pour adultes handicapés", "7°", False),
-    _C("395", "Etablissement d'accueil temporaire pour adultes handicapés", "7°", False),
-    _C("437", "Foyer d'accueil médicalisé (FAM)", "7°", False),
-    _C("445", "Service médico-social pour adultes handicapés (SAMSAH)", "7°", False),
-    _C("446", "Service d'accompagnement à la vie sociale (SAVS)", "7°", False),
-    _C("448", "Etablissement d'accueil médicalisé en tout ou partie (EAM)", "7°", False),
-    _C(
-        "449",
-        "Etablissement d'accueil non médicalisé pour personnes handicapées (EANM)",
-        "7°",
-        False,
-    ),
-    # 8° AHI
-    _C("214", "Centre d'hébergement et de réinsertion sociale (CHRS)", "8°", False),
-    _C("219", "Autre centre d'accueil", "8°", False),
-    _C("442", "Centre provisoire d'hébergement (CPH)", "8°", False),
-    _C("444", "Centre d'accueil pour demandeurs d'asile - hébergement d'urgence", "8°", False),
+    _C("238", "Centre d'Accueil Familial Spécialisé", "7°", False),
+    _C("242", "Service d'Activité de Jour", "7°", False),
+    _C("252", "Foyer Hébergement Adultes Handicapés", "7°", False),
+    _C("255", "Maison d'Accueil Spécialisée (M.A.S.)", "7°", False),
+    _C("382", "Foyer de Vie pour Adultes Handicapés", "7°", False),
+    _C("395", "Etablissement d'Accueil Temporaire pour Adultes Handicapés", "7°", False),
+    _C("437", "Foyer d'Accueil Médicalisé pour Adultes Handicapés (F.A.M.)", "7°", False),
+    _C("445", "Service d'accompagnement médico-social adultes handicapés", "7°", False),
+    _C("446", "Service d'Accompagnement à la Vie Sociale (S.A.V.S.)", "7°", False),
+    _C("448", "Etab.Acc.Médicalisé en tout ou partie personnes handicapées", "7°", False),
+    _C("449", "Etab.Accueil Non Médicalisé pour personnes handicapées", "7°", False),
+    # 8° accueil, hébergement, insertion (AHI)
+    _C("214", "Centre Hébergement & Réinsertion Sociale (C.H.R.S.)", "8°", False),
+    _C("219", "Autre Centre d'Accueil", "8°", False),
+    _C("442", "Centre Provisoire Hébergement (C.P.H.)", "8°", False),
+    _C("444", "Centre Crise Accueil Permanent", "8°", False),
     # 9° difficultés spécifiques
-    _C("165", "Appartement de coordination thérapeutique (ACT)", "9°", False),
-    _C(
-        "178",
-        "Centre de soins, d'accompagnement et de prévention en addictologie (CSAPA)",
-        "9°",
-        False,
-    ),
-    _C("180", "Lits halte soins santé (LHSS)", "9°", False),
-    _C(
-        "197",
-        "Centre d'accueil et d'accompagnement à la réduction des risques (CAARUD)",
-        "9°",
-        False,
-    ),
-    _C("213", "Lits d'accueil médicalisés (LAM)", "9°", False),
-    # 10° FJT
-    _C("257", "Foyer de jeunes travailleurs (FJT)", "10°", False),
-    # 11° centres de ressources
-    _C("461", "Centre de ressources", "11°", False),
-    _C("463", "Centre local d'information et de coordination (CLIC)", "11°", False),
-    # 12° expérimentaux
-    _C("370", "Etablissement expérimental pour personnes âgées", "12°", False),
-    _C("377", "Etablissement expérimental pour enfance protégée", "12°", False),
-    _C("378", "Etablissement expérimental pour adultes handicapés", "12°", False),
-    _C("379", "Etablissement expérimental pour enfance handicapée", "12°", False),
-    _C("380", "Etablissement expérimental pour personnes en difficulté", "12°", False),
-    _C("381", "Etablissement expérimental autres", "12°", False),
-    # 13° CADA
-    _C("443", "Centre d'accueil de demandeurs d'asile (CADA)", "13°", False),
-    # 14° MJPM, 15° DPF
+    _C("165", "Appartement de Coordination Thérapeutique (A.C.T.)", "9°", False),
+    _C("178", "Ctre.Accueil- Accomp.Réduc.Risq.Usag. Drogues (C.A.A.R.U.D.)", "9°", False),
+    _C("180", "Lits Halte Soins Santé (L.H.S.S.)", "9°", False),
+    _C("197", "Centre soins accompagnement prévention addictologie (CSAPA)", "9°", False),
+    _C("213", "Lits d'Accueil Médicalisés (L.A.M.)", "9°", False),
+    # 10° foyers de jeunes travailleurs
+    _C("257", "Foyers de jeunes travailleurs", "10°", False),
+    # 11° centres de ressources et de coordination
+    _C("461", "Centres de Ressources S.A.I. (Sans Aucune Indication)", "11°", False),
+    _C("463", "Centres Locaux Information Coordination P.A.(C.L.I.C.)", "11°", False),
+    # 12° établissements et services expérimentaux
+    _C("370", "Etablissement Expérimental pour personnes handicapées", "12°", False),
+    _C("377", "Etablissement Expérimental pour Enfance Handicapée", "12°", False),
+    _C("378", "Etablissement Expérimental Enfance Protégée", "12°", False),
+    _C("379", "Etablissement Expérimental pour Adultes Handicapés", "12°", False),
+    _C("380", "Etablissement Expérimental Autres Adultes", "12°", False),
+    _C("381", "Etablissement Expérimental pour Personnes Agées", "12°", False),
+    # 13° demandeurs d'asile
+    _C("443", "Centre Accueil Demandeurs Asile (C.A.D.A.)", "13°", False),
+    # 14° protection juridique des majeurs, 15° aide à la gestion du budget familial
     _C("340", "Service mandataire judiciaire à la protection des majeurs", "14°", False),
-    _C("341", "Mandataire judiciaire individuel à la protection des majeurs", "14°", False),
-    _C("342", "Préposé d'établissement mandataire judiciaire", "14°", False),
+    _C("341", "Service dédié mesures d'accompagnement social personnalisé", "14°", False),
+    _C("342", "Service d'information et de soutien aux tuteurs familiaux", "14°", False),
     _C("344", "Service délégué aux prestations familiales", "15°", False),
-    # 16° aide à domicile aux familles
-    _C("640", "Service d'aide et d'accompagnement à domicile aux familles", "16°", False),
-    # Not ESSMS (kept in the referential, never eligible).
-    _C("101", "Centre hospitalier régional (CHR)", None, False),
-    _C("146", "Structure d'alternative à la dialyse en centre", None, False),
-    _C("223", "Protection maternelle et infantile (PMI)", None, False),
-    _C("355", "Centre hospitalier (CH)", None, False),
-    _C("362", "Unité de soins de longue durée (USLD)", None, False),
-    _C("620", "Pharmacie d'officine", None, False),
-    _C("699", "Autre établissement de santé", None, False),
+    # 16° aide et accompagnement à domicile des familles
+    _C("640", "Service d'aide et d'accompagnement à domicile aux familles (SAADF)", "16°", False),
+    # Not ESSMS: kept so that an imported establishment shows its category, never eligible.
+    _C("101", "Centre Hospitalier Régional (C.H.R.)", None, False),
+    _C("106", "Centre hospitalier, ex Hôpital local", None, False),
+    _C("109", "Etablissement de santé privé autorisé en SSR", None, False),
+    _C("124", "Centre de Santé", None, False),
+    _C("127", "Hospitalisation à Domicile", None, False),
+    _C("146", "Structure d'Alternative à la dialyse en centre", None, False),
+    _C("156", "Centre Médico-Psychologique (C.M.P.)", None, False),
+    _C("223", "Protection Maternelle et Infantile (P.M.I.)", None, False),
+    _C("292", "Centre Hospitalier Spécialisé lutte Maladies Mentales", None, False),
+    _C("355", "Centre Hospitalier (C.H.)", None, False),
+    _C("362", "Etablissement de Soins Longue Durée", None, False),
+    _C("603", "Maison de santé (L.6223-3)", None, False),
+    _C("611", "Laboratoire de Biologie Médicale", None, False),
+    _C("620", "Pharmacie d'Officine", None, False),
+    _C("699", "Entité Ayant Autorisation", None, False),
 )
 
 REGION_BY_CODE: dict[str, RegionRow] = {row.code: row for row in REGIONS}
@@ -327,7 +337,11 @@ CATEGORY_BY_CODE: dict[str, FinessCategoryRow] = {row.code: row for row in FINES
 
 
 def normalise_department(code: str) -> str:
-    """INSEE code of a département written as etalab or by hand ("1" → "01", "9A" → "971")."""
+    """INSEE code of a département typed by hand or written by etalab.
+
+    Strips and uppercases, maps etalab aliases ("9A" → "971") and pads a lone digit ("1" → "01").
+    Codes that are already INSEE codes ("2A", "75", "974") come back unchanged.
+    """
     cleaned = code.strip().upper()
     if cleaned in ETALAB_DEPARTMENT_ALIASES:
         return ETALAB_DEPARTMENT_ALIASES[cleaned]
@@ -337,7 +351,12 @@ def normalise_department(code: str) -> str:
 
 
 def department_of_finess(finess: str) -> str:
-    """The département a FINESS number belongs to: "97x" overseas, "98…" Mayotte, else two."""
+    """The département a FINESS number belongs to (domain.md §7).
+
+    "97x…" gives "97x" (overseas: the third character names the territory); any "98…" number is
+    Mayotte ("976"), which FINESS numbers with that older prefix; "2A…"/"2B…" give Corsica; anything
+    else gives its first two characters. The result is not checked against ``DEPARTMENTS``.
+    """
     if finess.startswith("97"):
         return finess[:3]
     if finess.startswith("98"):

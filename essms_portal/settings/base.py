@@ -167,3 +167,10 @@ LOGGING = {
 }
 
 PORTAL_NAME = "ESMS numérique"
+
+CELERY_BEAT_SCHEDULE = {
+    "complement-reminders": {
+        "task": "applications.tasks.send_complement_reminders",
+        "schedule": 24 * 60 * 60,
+    },
+}

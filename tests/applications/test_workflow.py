@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
@@ -15,13 +17,18 @@ from applications.workflow import (
     StaleApplication,
     Status,
     TransitionNotAllowed,
-    available_actions,
     transition,
 )
 from essms_portal.accounts.models import Role
 from grappes.models import GrappeOrganisation, Region
+from tests.applications.helpers import (
+    proposed_dossier,
+    score_and_propose_amounts,
+    submitted_dossier,
+)
 from tests.factories import (
     ApplicationFactory,
+    CallFactory,
     OrganisationFactory,
     UserFactory,
     confirmed_member,
@@ -111,31 +118,117 @@ def test_stale_version_is_refused(dossier, porteur_user):
     transition(dossier, action=Action.SUBMIT, by=porteur_user, expected_version=1)
 
 
-def _to_proposed(dossier, porteur_user, instructeur):
-    transition(dossier, action=Action.SUBMIT, by=porteur_user)
-    transition(dossier, action=Action.TAKE, by=instructeur)
-    transition(dossier, action=Action.PROPOSE, by=instructeur)
-
-
-def test_four_eyes_the_proposer_cannot_decide(dossier, porteur_user):
+def test_four_eyes_the_proposer_cannot_decide_on_the_national_call():
+    national = CallFactory(scope="national", region=None)
+    application, _porteur = submitted_dossier(count=50, call=national)
     cnsa = UserFactory(role=Role.CNSA_AGENT)
-    _to_proposed(dossier, porteur_user, cnsa)
+    transition(application, action=Action.TAKE, by=cnsa)
+    application.refresh_from_db()
+    score_and_propose_amounts(application, cnsa)
+    transition(application, action=Action.PROPOSE, by=cnsa)
     with pytest.raises(GuardFailed, match="autre agent"):
-        transition(dossier, action=Action.ACCEPT, by=cnsa)
-    transition(dossier, action=Action.ACCEPT, by=_ars(Role.ARS_VALIDEUR))
-    dossier.refresh_from_db()
-    assert dossier.status == Status.ACCEPTED
-    assert dossier.decided_at is not None
+        transition(application, action=Action.ACCEPT, by=cnsa)
+    transition(application, action=Action.ACCEPT, by=UserFactory(role=Role.CNSA_AGENT))
+    application.refresh_from_db()
+    assert application.status == Status.ACCEPTED
+    assert application.decided_at is not None
 
 
-def test_available_actions_follow_role_and_scope(dossier, porteur_user):
-    assert available_actions(dossier, porteur_user) == [Action.SUBMIT, Action.WITHDRAW]
-    assert available_actions(dossier, _ars(Role.ARS_INSTRUCTEUR, region="84")) == []
+def test_an_instructeur_who_is_also_proposer_cannot_validate():
+    application, _porteur, instructeur = proposed_dossier()
+    instructeur.role = Role.ARS_VALIDEUR  # promoted since: still the proposer of this dossier
+    instructeur.save()
+    with pytest.raises(GuardFailed, match="autre agent"):
+        transition(application, action=Action.ACCEPT, by=instructeur)
 
 
-def test_verify_audit_passes_then_detects_an_altered_entry(dossier, porteur_user, capsys):
+def test_propose_needs_a_complete_review_and_amounts():
+    application, _porteur = submitted_dossier()
     instructeur = _ars(Role.ARS_INSTRUCTEUR)
-    _to_proposed(dossier, porteur_user, instructeur)
+    transition(application, action=Action.TAKE, by=instructeur)
+    with pytest.raises(GuardFailed, match="Notez le dossier"):
+        transition(application, action=Action.PROPOSE, by=instructeur)
+
+
+def test_cnsa_reads_regional_dossiers_but_does_not_instruct_them():
+    application, _porteur = submitted_dossier()
+    with pytest.raises(TransitionNotAllowed):
+        transition(application, action=Action.TAKE, by=UserFactory(role=Role.CNSA_AGENT))
+
+
+def test_valideur_accepts_within_the_envelope_then_cnsa_notifies():
+    application, _porteur, _instructeur = proposed_dossier()
+    transition(application, action=Action.ACCEPT, by=_ars(Role.ARS_VALIDEUR))
+    transition(application, action=Action.NOTIFY, by=UserFactory(role=Role.CNSA_AGENT))
+    application.refresh_from_db()
+    assert application.status == Status.NOTIFIED
+
+
+def test_valideur_of_another_region_is_refused():
+    application, _porteur, _instructeur = proposed_dossier()
+    with pytest.raises(TransitionNotAllowed):
+        transition(application, action=Action.ACCEPT, by=_ars(Role.ARS_VALIDEUR, region="84"))
+
+
+def test_envelope_exceeded_is_refused_unless_cnsa_overrides_with_a_reason():
+    call = CallFactory(envelope=Decimal(100_000))
+    application, _porteur, _instructeur = proposed_dossier(call=call)
+    valideur = _ars(Role.ARS_VALIDEUR)
+    with pytest.raises(GuardFailed, match="enveloppe"):
+        transition(application, action=Action.ACCEPT, by=valideur)
+    cnsa = UserFactory(role=Role.CNSA_AGENT)
+    with pytest.raises(GuardFailed, match="enveloppe"):
+        transition(application, action=Action.ACCEPT, by=cnsa)
+    result = transition(
+        application,
+        action=Action.ACCEPT,
+        by=cnsa,
+        override_reason="Priorité régionale validée en comité",
+    )
+    assert "Priorité régionale" in result.entry.comment
+
+
+@pytest.mark.parametrize("action", [Action.REJECT, Action.SEND_BACK])
+def test_valideur_rejects_or_sends_back(action):
+    application, _porteur, _instructeur = proposed_dossier()
+    transition(application, action=action, by=_ars(Role.ARS_VALIDEUR))
+    application.refresh_from_db()
+    assert application.status == (Status.REJECTED if action == Action.REJECT else Status.IN_REVIEW)
+
+
+def test_complement_request_and_resubmission():
+    application, porteur = submitted_dossier()
+    instructeur = _ars(Role.ARS_INSTRUCTEUR)
+    transition(application, action=Action.TAKE, by=instructeur)
+    transition(application, action=Action.ASK_COMPLEMENT, by=instructeur)
+    with pytest.raises(TransitionNotAllowed):
+        transition(application, action=Action.RESUBMIT, by=instructeur)
+    transition(application, action=Action.RESUBMIT, by=porteur)
+    application.refresh_from_db()
+    assert application.status == Status.IN_REVIEW
+
+
+def test_withdraw_by_the_porteur():
+    application, porteur = submitted_dossier()
+    transition(application, action=Action.WITHDRAW, by=porteur)
+    application.refresh_from_db()
+    assert application.status == Status.WITHDRAWN
+
+
+def test_transitions_email_the_people_concerned(mailoutbox, django_capture_on_commit_callbacks):
+    application = ApplicationFactory(grappe=grappe_with_structures(15))
+    porteur = UserFactory(email="porteur@grappe.fr")
+    confirmed_member(porteur, application.grappe.porteur)
+    colleague = UserFactory(email="collegue@grappe.fr")
+    confirmed_member(colleague, application.grappe.porteur)
+    with django_capture_on_commit_callbacks(execute=True):
+        transition(application, action=Action.SUBMIT, by=porteur)
+    assert [m.to for m in mailoutbox] == [["collegue@grappe.fr"]]
+    assert "Déposé" in mailoutbox[0].subject
+
+
+def test_verify_audit_passes_then_detects_an_altered_entry(capsys):
+    proposed_dossier()
     call_command("verify_audit")
     assert "3 entrées vérifiées" in capsys.readouterr().out
 

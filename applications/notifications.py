@@ -1,0 +1,80 @@
+"""E-mails sent after each workflow transition, to the people it concerns (through Celery)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from essms_portal.accounts.models import Role, User
+from essms_portal.tasks import send_email_task
+
+from .models import Application, WorkflowLog
+from .workflow import Action, Status
+
+APPLICANT_ACTIONS = frozenset(
+    {
+        Action.SUBMIT,
+        Action.TAKE,
+        Action.ASK_COMPLEMENT,
+        Action.ACCEPT,
+        Action.REJECT,
+        Action.NOTIFY,
+        Action.WITHDRAW,
+    }
+)
+
+
+def _applicant_emails(application: Application) -> set[str]:
+    """Confirmed members of the organisations taking part in the grappe."""
+    return set(
+        User.objects.filter(
+            organisation_memberships__organisation__grappe_participations__grappe=application.grappe,
+            organisation_memberships__status="confirmed",
+            is_active=True,
+        ).values_list("email", flat=True)
+    )
+
+
+def _deciders_emails(application: Application) -> set[str]:
+    """Who validates: the region's valideurs, or CNSA agents for the national call."""
+    if application.call.scope == "national":
+        users = User.objects.filter(role=Role.CNSA_AGENT, is_active=True)
+    else:
+        users = User.objects.filter(
+            role=Role.ARS_VALIDEUR, region_id=application.call.region_id, is_active=True
+        )
+    return set(users.values_list("email", flat=True))
+
+
+def recipients_for(entry: WorkflowLog) -> set[str]:
+    """Everyone a transition concerns, the actor excepted."""
+    application = entry.application
+    recipients: set[str] = set()
+    if entry.action in APPLICANT_ACTIONS:
+        recipients |= _applicant_emails(application)
+    if entry.action == Action.PROPOSE:
+        recipients |= _deciders_emails(application)
+    if entry.action in (Action.RESUBMIT, Action.ACCEPT, Action.REJECT, Action.SEND_BACK) and (
+        application.assignee_id
+    ):
+        recipients.add(application.assignee.email)  # type: ignore[union-attr]
+    recipients.discard(entry.actor_email)
+    return recipients
+
+
+def notify_transition(*, entry_id: int) -> None:
+    """Queue one e-mail per recipient of a committed transition."""
+    entry = WorkflowLog.objects.select_related("application__grappe", "application__call").get(
+        pk=entry_id
+    )
+    application = entry.application
+    status = Status(entry.to_status).label
+    subject = f"Dossier n° {application.pk} — {status}"
+    body = (
+        f"Bonjour,\n\nLe dossier n° {application.pk} de la grappe « {application.grappe.name} » "
+        f"({application.call.name}) est désormais au statut « {status} » "
+        f"(action : {Action(entry.action).label}, par {entry.actor_email}).\n"
+        + (f"\nCommentaire : {entry.comment}\n" if entry.comment else "")
+        + f"\nConsultez-le sur le portail {settings.PORTAL_NAME}.\n"
+    )
+    for email in sorted(recipients_for(entry)):
+        send_email_task.delay(subject=subject, body=body, recipients=[email])

@@ -1,0 +1,12 @@
+"""Periodic tasks of the instruction (run by Celery beat)."""
+
+from celery import shared_task
+from django.utils import timezone
+
+from .services import complement_reminders_send
+
+
+@shared_task
+def send_complement_reminders() -> int:
+    """Daily: remind applicants of complement deadlines in the next three days."""
+    return complement_reminders_send(today=timezone.localdate())

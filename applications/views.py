@@ -1,0 +1,301 @@
+"""Instruction back office: thin views (scoped selector, form, one service, message, redirect)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, cast
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from essms_portal.accounts.models import User
+
+from . import selectors, services
+from .filters import ApplicationQueueFilter
+from .forms import ActionForm, AssignForm, ComplementForm, NoteForm, ProposalForm, ReviewForm
+from .models import Application, Call
+from .permissions import can_decide, can_instruct, can_read_private_notes, is_back_office
+from .workflow import Action, Status, TransitionError, available_actions, transition
+
+REVIEW_ACTIONS = {
+    Action.TAKE: can_instruct,
+    Action.PROPOSE: can_instruct,
+    Action.ACCEPT: can_decide,
+    Action.REJECT: can_decide,
+    Action.SEND_BACK: can_decide,
+    Action.NOTIFY: can_decide,
+}
+
+
+def _user(request: HttpRequest) -> User:
+    """The signed-in user (LoginRequiredMiddleware guarantees one on these views)."""
+    return cast(User, request.user)
+
+
+def back_office(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Reserve a view to ARS and CNSA agents and administrators (403 for applicants)."""
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_back_office(_user(request)):
+            raise PermissionDenied("Espace réservé aux agents ARS et CNSA.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _instructing(request: HttpRequest, pk: int) -> Application:
+    """The dossier, in the user's scope (404 otherwise), that the user may instruct (403)."""
+    application = selectors.application_for_reviewer(user=_user(request), pk=pk)
+    if not can_instruct(_user(request), application):
+        raise PermissionDenied("Vous ne pouvez pas instruire ce dossier.")
+    return application
+
+
+def _back_to(application: Application, anchor: str = "") -> HttpResponse:
+    response = redirect("applications:review", pk=application.pk)
+    response["Location"] += f"#{anchor}" if anchor else ""
+    return response
+
+
+@require_GET
+@back_office
+def queue(request: HttpRequest) -> HttpResponse:
+    """The reviewer's dossiers: filters, counts per status, sorting, pagination."""
+    base = selectors.review_queue(user=_user(request))
+    filterset = ApplicationQueueFilter(request.GET or None, queryset=base, user=_user(request))
+    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    rows = rows.order_by(*(rows.query.order_by or ["-submitted_at", "-pk"]))
+    page = Paginator(rows, 25).get_page(request.GET.get("page"))
+    counts = selectors.queue_status_counts(rows)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "applications/instruction/queue.html",
+        {
+            "title": "Dossiers à instruire",
+            "filter": filterset,
+            "page": page,
+            "counts": [
+                (label, counts.get(value, 0))
+                for value, label in Status.choices
+                if value != Status.DRAFT
+            ],
+            "querystring": query.urlencode(),
+        },
+    )
+
+
+def _review_context(request: HttpRequest, application: Application, **forms: Any) -> dict[str, Any]:
+    user = _user(request)
+    instruct = can_instruct(user, application)
+    criteria = selectors.call_criteria(call=application.call)
+    version = {"version": application.version}
+    context: dict[str, Any] = {
+        "title": f"Dossier n° {application.pk}",
+        "application": application,
+        "report": selectors.eligibility_report(application=application),
+        "cross_funding": selectors.structures_funded_elsewhere(application=application),
+        "score": selectors.application_score(application=application),
+        "reviews": application.reviews.select_related("reviewer").prefetch_related(
+            "scores__criterion"
+        ),
+        "notes": application.private_notes.select_related("author")
+        if can_read_private_notes(user, application)
+        else [],
+        "log": application.log_entries.order_by("id"),
+        "complements": application.complement_requests.all(),
+        "proposed": application.proposed_amounts.all(),
+        "proposed_total": sum(int(p.proposed) for p in application.proposed_amounts.all()),
+        "envelope": selectors.call_envelope_use(call=application.call),
+        "can_instruct": instruct,
+        "actions": [Action(a) for a in available_actions(application, user) if a in REVIEW_ACTIONS],
+        "action_form": forms.get("action_form") or ActionForm(initial=version),
+    }
+    if instruct:
+        context.update(
+            {
+                "assign_form": AssignForm(
+                    initial={"assignee": application.assignee},
+                    reviewers=selectors.reviewers_of(application=application),
+                ),
+                "note_form": forms.get("note_form") or NoteForm(),
+                "review_form": forms.get("review_form") or ReviewForm(criteria=criteria),
+                "complement_form": forms.get("complement_form") or ComplementForm(initial=version),
+                "proposal_form": forms.get("proposal_form")
+                or ProposalForm(
+                    initial={
+                        **version,
+                        "recommendation": application.recommendation,
+                        "motivation": application.motivation,
+                    },
+                    lines=services.proposal_lines(application=application),
+                ),
+            }
+        )
+    return context
+
+
+@require_GET
+@back_office
+def review(request: HttpRequest, pk: int) -> HttpResponse:
+    """The dossier review page: grappe, quote, eligibility report, reviews, notes, actions."""
+    application = selectors.application_for_reviewer(user=_user(request), pk=pk)
+    return render(
+        request, "applications/instruction/review.html", _review_context(request, application)
+    )
+
+
+def _rerender(request: HttpRequest, application: Application, **forms: Any) -> HttpResponse:
+    messages.error(request, "Le formulaire comporte des erreurs : corrigez les champs signalés.")
+    return render(
+        request,
+        "applications/instruction/review.html",
+        _review_context(request, application, **forms),
+        status=400,
+    )
+
+
+@require_POST
+@back_office
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _instructing(request, pk)
+    form = AssignForm(request.POST, reviewers=selectors.reviewers_of(application=application))
+    if form.is_valid():
+        services.application_assign(
+            application=application, assignee=form.cleaned_data["assignee"], by=_user(request)
+        )
+        messages.success(request, "Affectation enregistrée.")
+    return _back_to(application, "instruction")
+
+
+@require_POST
+@back_office
+def add_note(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _instructing(request, pk)
+    form = NoteForm(request.POST)
+    if not form.is_valid():
+        return _rerender(request, application, note_form=form)
+    services.note_add(application=application, by=_user(request), text=form.cleaned_data["text"])
+    messages.success(request, "Note interne ajoutée.")
+    return _back_to(application, "notes")
+
+
+@require_POST
+@back_office
+def save_review(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _instructing(request, pk)
+    form = ReviewForm(request.POST, criteria=selectors.call_criteria(call=application.call))
+    if not form.is_valid():
+        return _rerender(request, application, review_form=form)
+    services.review_save(
+        application=application,
+        by=_user(request),
+        marks=form.marks(),
+        comment=form.cleaned_data["comment"],
+    )
+    messages.success(request, "Évaluation enregistrée.")
+    return _back_to(application, "notation")
+
+
+@require_POST
+@back_office
+def ask_complement(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _instructing(request, pk)
+    form = ComplementForm(request.POST)
+    if not form.is_valid():
+        return _rerender(request, application, complement_form=form)
+    try:
+        services.complement_request(
+            application=application,
+            by=_user(request),
+            message=form.cleaned_data["message"],
+            expected_items=form.cleaned_data["expected_items"],
+            deadline=form.cleaned_data["deadline"],
+            expected_version=form.cleaned_data["version"],
+        )
+    except TransitionError as error:
+        messages.error(request, error.message)
+        return _back_to(application)
+    messages.success(request, "Demande de compléments envoyée au porteur.")
+    return _back_to(application)
+
+
+@require_POST
+@back_office
+def save_proposal(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _instructing(request, pk)
+    if application.status != Status.IN_REVIEW:
+        messages.error(request, "Les montants ne se modifient que pendant l'instruction.")
+        return _back_to(application)
+    form = ProposalForm(request.POST, lines=services.proposal_lines(application=application))
+    if not form.is_valid():
+        return _rerender(request, application, proposal_form=form)
+    try:
+        services.proposal_save(
+            application=application,
+            by=_user(request),
+            amounts=form.amounts(),
+            recommendation=form.cleaned_data["recommendation"],
+            motivation=form.cleaned_data["motivation"],
+            expected_version=form.cleaned_data["version"],
+        )
+    except (TransitionError, services.ReviewError) as error:
+        messages.error(request, getattr(error, "message", str(error)))
+        return _back_to(application)
+    messages.success(request, "Proposition enregistrée.")
+    return _back_to(application, "proposition")
+
+
+@require_POST
+@back_office
+def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Apply one workflow action from the review page."""
+    application = selectors.application_for_reviewer(user=_user(request), pk=pk)
+    predicate = REVIEW_ACTIONS.get(action)  # type: ignore[call-overload]
+    if predicate is None:
+        raise Http404("Action inconnue.")
+    form = ActionForm(request.POST)
+    if not form.is_valid():
+        return _rerender(request, application, action_form=form)
+    try:
+        transition(
+            application,
+            action=action,
+            by=_user(request),
+            comment=form.cleaned_data["comment"],
+            expected_version=form.cleaned_data["version"],
+            override_reason=form.cleaned_data["override_reason"],
+        )
+    except TransitionError as error:
+        messages.error(request, error.message)
+        return _back_to(application)
+    messages.success(request, f"Action effectuée : {Action(action).label}.")
+    return _back_to(application)
+
+
+@require_GET
+@back_office
+def ranking(request: HttpRequest, pk: int) -> HttpResponse:
+    """A call's proposed and accepted dossiers by score, against its envelope."""
+    calls = Call.objects.select_related("region", "campaign")
+    user = _user(request)
+    if user.is_ars:
+        calls = calls.filter(region_id=user.region_id)
+    call = get_object_or_404(calls, pk=pk)
+    return render(
+        request,
+        "applications/instruction/ranking.html",
+        {
+            "title": f"Classement — {call.name}",
+            "call": call,
+            "rows": selectors.call_ranking(call=call),
+            "envelope": selectors.call_envelope_use(call=call),
+        },
+    )
