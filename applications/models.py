@@ -12,7 +12,7 @@ from django.db.models import F, Q
 
 from essms_portal.money import euros_field
 
-from .workflow import Status
+from .workflow import Action, Status
 
 
 class Campaign(models.Model):
@@ -254,9 +254,9 @@ class WorkflowLog(models.Model):
     application = models.ForeignKey(
         Application, on_delete=models.PROTECT, related_name="log_entries"
     )
-    action = models.CharField("action", max_length=24)
-    from_status = models.CharField("statut de départ", max_length=24)
-    to_status = models.CharField("statut d'arrivée", max_length=24)
+    action = models.CharField("action", max_length=24, choices=Action.choices)
+    from_status = models.CharField("statut de départ", max_length=24, choices=Status.choices)
+    to_status = models.CharField("statut d'arrivée", max_length=24, choices=Status.choices)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="acteur"
     )

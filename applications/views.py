@@ -191,7 +191,15 @@ def add_note(request: HttpRequest, pk: int) -> HttpResponse:
 @back_office
 def save_review(request: HttpRequest, pk: int) -> HttpResponse:
     application = _instructing(request, pk)
-    form = ReviewForm(request.POST, criteria=selectors.call_criteria(call=application.call))
+    criteria = selectors.call_criteria(call=application.call)
+    if not criteria:
+        messages.error(
+            request,
+            "La grille de notation de cet appel est vide : l'administrateur "
+            "doit la compléter avant toute évaluation.",
+        )
+        return _back_to(application, "notation")
+    form = ReviewForm(request.POST, criteria=criteria)
     if not form.is_valid():
         return _rerender(request, application, review_form=form)
     services.review_save(

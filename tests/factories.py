@@ -134,6 +134,7 @@ class CallFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Call
         django_get_or_create = ("campaign", "scope", "region")
+        skip_postgeneration_save = True
 
     campaign = factory.SubFactory(CampaignFactory)
     scope = Call.Scope.REGIONAL
@@ -142,6 +143,13 @@ class CallFactory(factory.django.DjangoModelFactory):
     opens_on = datetime.date(2023, 1, 16)
     closes_on = datetime.date(2030, 12, 31)
     envelope = Decimal(2_000_000)
+
+    @factory.post_generation
+    def grid(obj, create, extracted, **kwargs):
+        if create:
+            from applications.services import call_default_grid
+
+            call_default_grid(call=obj)
 
 
 class ApplicationFactory(factory.django.DjangoModelFactory):

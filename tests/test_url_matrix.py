@@ -1,0 +1,206 @@
+"""Role × URL matrix generated from the URLconf: no view escapes it because it was forgotten.
+
+Every named URL of the project must appear in EXPECTED (or be an admin URL, checked by rule, or
+an allauth page listed in ACCOUNT_PAGES); a new URL without an expectation fails this test.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from applications.workflow import Action, transition
+from essms_portal.accounts.models import Role
+from tests.applications.helpers import ars, submitted_dossier
+from tests.factories import OrganisationFactory, UserFactory, confirmed_member
+
+pytestmark = pytest.mark.django_db
+
+ACTORS = (
+    "anonymous",
+    "own_gestionnaire",
+    "other_gestionnaire",
+    "instructeur",
+    "other_instructeur",
+    "valideur",
+    "cnsa",
+    "administrator",
+)
+LOGIN = 302  # anonymous users are sent to the login page
+
+# name: (method, {actor: expected status})
+EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
+    "home": ("get", dict.fromkeys(ACTORS, 200)),
+    "healthz": ("get", dict.fromkeys(ACTORS, 200)),
+    "applications:queue": (
+        "get",
+        {
+            "anonymous": LOGIN,
+            "own_gestionnaire": 403,
+            "other_gestionnaire": 403,
+            "instructeur": 200,
+            "other_instructeur": 200,
+            "valideur": 200,
+            "cnsa": 200,
+            "administrator": 200,
+        },
+    ),
+    "applications:review": (
+        "get",
+        {
+            "anonymous": LOGIN,
+            "own_gestionnaire": 403,
+            "other_gestionnaire": 403,
+            "instructeur": 200,
+            "other_instructeur": 404,
+            "valideur": 200,
+            "cnsa": 200,
+            "administrator": 200,
+        },
+    ),
+    "applications:ranking": (
+        "get",
+        {
+            "anonymous": LOGIN,
+            "own_gestionnaire": 403,
+            "other_gestionnaire": 403,
+            "instructeur": 200,
+            "other_instructeur": 404,
+            "valideur": 200,
+            "cnsa": 200,
+            "administrator": 200,
+        },
+    ),
+}
+# POST-only instruction views, posted empty: the instructeur of the region gets the form back
+# (400) or a redirect after a no-op save (302); everyone else is refused.
+INSTRUCT_POSTS = {
+    "applications:assign": 302,
+    "applications:add_note": 400,
+    "applications:save_review": 400,
+    "applications:ask_complement": 400,
+    "applications:save_proposal": 400,
+}
+for _name, _own in INSTRUCT_POSTS.items():
+    EXPECTED[_name] = (
+        "post",
+        {
+            "anonymous": LOGIN,
+            "own_gestionnaire": 403,
+            "other_gestionnaire": 403,
+            "instructeur": _own,
+            "other_instructeur": 404,
+            "valideur": 403,
+            "cnsa": 403,
+            "administrator": 403,
+        },
+    )
+EXPECTED["applications:act"] = (
+    "post",
+    {
+        "anonymous": LOGIN,
+        "own_gestionnaire": 403,
+        "other_gestionnaire": 403,
+        "instructeur": 400,
+        "other_instructeur": 404,
+        "valideur": 400,
+        "cnsa": 400,
+        "administrator": 400,
+    },
+)
+
+# allauth's own pages: public entry points or the user's own account, never another's data.
+ACCOUNT_PAGES = {
+    "account_signup",
+    "account_login",
+    "account_logout",
+    "account_reauthenticate",
+    "account_change_password",
+    "account_set_password",
+    "account_inactive",
+    "account_email",
+    "account_email_verification_sent",
+    "account_confirm_email",
+    "account_reset_password",
+    "account_reset_password_done",
+    "account_reset_password_from_key",
+    "account_reset_password_from_key_done",
+    "account_login_code_confirm",
+    "account_request_login_code",
+    "account_confirm_login_code",
+    "account_reset_password_code",
+    "account_password_reset_code",
+    "account_confirm_password_reset_code",
+}
+
+
+def _names(patterns: list[URLPattern | URLResolver], namespace: str = "") -> set[str]:
+    names: set[str] = set()
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names |= _names(pattern.url_patterns, inner)
+        elif pattern.name:
+            names.add(f"{namespace}{pattern.name}")
+    return names
+
+
+def test_every_named_url_has_an_expectation():
+    names = _names(get_resolver().url_patterns)
+    forgotten = {
+        n
+        for n in names
+        if n not in EXPECTED and not n.startswith("admin:") and n not in ACCOUNT_PAGES
+    }
+    assert forgotten == set()
+
+
+@pytest.fixture
+def world():
+    application, porteur = submitted_dossier()
+    transition(application, action=Action.TAKE, by=ars(Role.ARS_INSTRUCTEUR))
+    application.refresh_from_db()
+    other = UserFactory()
+    confirmed_member(other, OrganisationFactory())
+    users = {
+        "anonymous": None,
+        "own_gestionnaire": porteur,
+        "other_gestionnaire": other,
+        "instructeur": ars(Role.ARS_INSTRUCTEUR),
+        "other_instructeur": ars(Role.ARS_INSTRUCTEUR, region="84"),
+        "valideur": ars(Role.ARS_VALIDEUR),
+        "cnsa": UserFactory(role=Role.CNSA_AGENT),
+        "administrator": UserFactory(role=Role.ADMINISTRATOR, is_staff=True, is_superuser=True),
+    }
+    kwargs = {
+        "applications:review": {"pk": application.pk},
+        "applications:ranking": {"pk": application.call_id},
+        "applications:act": {"pk": application.pk, "action": "take"},
+        **{name: {"pk": application.pk} for name in INSTRUCT_POSTS},
+    }
+    return users, kwargs
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+@pytest.mark.parametrize("actor", ACTORS)
+def test_role_url_matrix(client, world, name, actor):
+    users, kwargs = world
+    method, expected = EXPECTED[name]
+    if users[actor] is not None:
+        client.force_login(users[actor])
+    url = reverse(name, kwargs=kwargs.get(name))
+    response = getattr(client, method)(url)
+    assert response.status_code == expected[actor], (name, actor)
+    if response.status_code == LOGIN and actor == "anonymous":
+        assert "/comptes/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("actor", ["anonymous", "own_gestionnaire", "instructeur", "cnsa"])
+def test_admin_is_for_staff_only(client, world, actor):
+    users, _kwargs = world
+    if users[actor] is not None:
+        client.force_login(users[actor])
+    for path in ("/admin/", "/admin/applications/application/", "/admin/grappes/structure/"):
+        response = client.get(path)
+        assert response.status_code == 302, (path, actor)
+        assert "login" in response["Location"]
