@@ -1,4 +1,4 @@
-"""Role × URL matrix generated from the URLconf: no view escapes it because it was forgotten.
+"""Role by URL matrix generated from the URLconf: no view escapes it because it was forgotten.
 
 Every named URL of the project must appear in EXPECTED (or be an admin URL, checked by rule, or
 an allauth page listed in ACCOUNT_PAGES); a new URL without an expectation fails this test.
