@@ -206,3 +206,12 @@ def complement_reminders_send(*, today: datetime.date, days_before: int = 3) -> 
             reminder_sent_at=datetime.datetime.now(tz=datetime.UTC)
         )
     return sent
+
+
+@transaction.atomic
+def complement_answer(*, request: ComplementRequest, by: User, answer: str) -> None:
+    """The applicant answers a complement request: the dossier goes back to instruction."""
+    transition(request.application, action=Action.RESUBMIT, by=by, comment=answer)
+    ComplementRequest.objects.filter(pk=request.pk).update(
+        answer=answer, answered_at=datetime.datetime.now(tz=datetime.UTC)
+    )
