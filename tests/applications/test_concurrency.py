@@ -15,7 +15,7 @@ from essms_portal.accounts.models import Role
 from tests.applications.helpers import ars, submitted_dossier
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_takes_only_one_wins():
     if connection.vendor != "postgresql":
         pytest.skip("Row locks need PostgreSQL (CI runs this test on PostgreSQL).")
