@@ -229,3 +229,17 @@ class WorkflowLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(models.Attachment)
+class AttachmentAdmin(admin.ModelAdmin):
+    list_display = ("application", "kind", "original_name", "size", "uploaded_at")
+    list_filter = ("kind",)
+    search_fields = ("original_name", "application__grappe__name")
+    readonly_fields = ("file", "content_type", "size", "uploaded_by", "uploaded_at")
+
+
+@admin.register(models.Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ("application", "author", "created_at")
+    search_fields = ("text", "author__email", "application__grappe__name")

@@ -437,3 +437,64 @@ class ProposedAmount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.label} : {self.proposed} €"
+
+
+class Attachment(models.Model):
+    """A file of a dossier, stored privately and served by a permission-checked view."""
+
+    class Kind(models.TextChoices):
+        CONVENTION = "convention", "Convention de grappe"
+        QUOTE = "quote", "Devis"
+        SHARE_PROOF = "share_proof", "Justificatif de part éligible"
+        COMPLEMENT = "complement", "Complément"
+        OTHER = "other", "Autre pièce"
+
+    application = models.ForeignKey(
+        Application, on_delete=models.CASCADE, related_name="attachments"
+    )
+    kind = models.CharField("type de pièce", max_length=20, choices=Kind.choices)
+    membership = models.ForeignKey(
+        "grappes.GrappeMembership",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="proofs",
+        verbose_name="ESSMS concerné",
+    )
+    file = models.FileField("fichier", max_length=255)
+    original_name = models.CharField("nom du fichier", max_length=100)
+    content_type = models.CharField("type MIME", max_length=100)
+    size = models.PositiveIntegerField("taille (octets)")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="déposé par",
+    )
+    uploaded_at = models.DateTimeField("déposé le", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "pièce jointe"
+        verbose_name_plural = "pièces jointes"
+        ordering = ("uploaded_at",)
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} : {self.original_name}"
+
+
+class Message(models.Model):
+    """A message between the applicant and the instruction, visible to both."""
+
+    application = models.ForeignKey(Application, on_delete=models.CASCADE, related_name="messages")
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", verbose_name="auteur"
+    )
+    text = models.TextField("message")
+    created_at = models.DateTimeField("date", auto_now_add=True)
+
+    class Meta:
+        verbose_name = "message"
+        ordering = ("created_at",)
+
+    def __str__(self) -> str:
+        return f"Message de {self.author} du {self.created_at:%d/%m/%Y}"

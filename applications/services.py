@@ -5,14 +5,17 @@ from __future__ import annotations
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from essms_portal.accounts.models import User
 from essms_portal.tasks import send_email_task
 from funding.services import quote_for
+from grappes.models import GrappeMembership
 
 from .models import (
     Application,
+    Attachment,
     Call,
     ComplementRequest,
     PrivateNote,
@@ -215,3 +218,128 @@ def complement_answer(*, request: ComplementRequest, by: User, answer: str) -> N
     ComplementRequest.objects.filter(pk=request.pk).update(
         answer=answer, answered_at=datetime.datetime.now(tz=datetime.UTC)
     )
+
+
+REQUIRED_ATTACHMENTS = {
+    "convention": "la convention de grappe signée",
+    "quote": "au moins un devis",
+}
+EDITABLE_STATUSES = ("draft", "complement_requested")
+
+
+def application_create(*, grappe: object, call: Call, by: User) -> Application:
+    """Open a draft dossier for the grappe on an open call that matches it."""
+    from grappes.models import Grappe
+
+    from .selectors import calls_open
+
+    assert isinstance(grappe, Grappe)
+    if not calls_open().filter(pk=call.pk).exists():
+        raise ReviewError("Cet appel à projets n'est pas ouvert.")
+    if Application.objects.filter(grappe=grappe, call=call).exists():
+        raise ReviewError("Cette grappe a déjà un dossier sur cet appel.")
+    return Application.objects.create(grappe=grappe, call=call, created_by=by)
+
+
+def application_is_editable(application: Application) -> bool:
+    """Applicants edit a draft, or a dossier whose complements were requested."""
+    return application.status in EDITABLE_STATUSES
+
+
+@transaction.atomic
+def application_update(
+    *,
+    application: Application,
+    by: User,
+    procurement: int,
+    steering: int,
+    justification: str,
+    hardware: dict[int, int],
+) -> Application:
+    """Save the support requests (saved even when the quote has errors: nothing typed is lost)."""
+    from .models import HardwareRequest
+
+    if not application_is_editable(application):
+        raise ReviewError("Ce dossier est déposé : il n'est plus modifiable.")
+    application.requested_procurement = Decimal(procurement)
+    application.requested_steering = Decimal(steering)
+    application.justification = justification
+    application.version += 1
+    application.save(
+        update_fields=[
+            "requested_procurement",
+            "requested_steering",
+            "justification",
+            "version",
+            "updated_at",
+        ]
+    )
+    application.hardware_requests.all().delete()
+    HardwareRequest.objects.bulk_create(
+        HardwareRequest(application=application, organisation_id=org_id, amount=Decimal(amount))
+        for org_id, amount in hardware.items()
+        if amount
+    )
+    return application
+
+
+def attachment_add(
+    *,
+    application: Application,
+    by: User,
+    kind: str,
+    upload: UploadedFile,
+    membership: GrappeMembership | None = None,
+) -> Attachment:
+    """Store a checked upload privately and attach it to the dossier."""
+    from django.core.files.storage import default_storage
+
+    from essms_portal.uploads import private_path, sanitised_name, validate_upload
+
+    content_type = validate_upload(upload)
+    name = sanitised_name(upload.name or "document")
+    stored = default_storage.save(private_path(f"dossiers/{application.pk}", name), upload)
+    return Attachment.objects.create(
+        application=application,
+        kind=kind,
+        membership=membership,
+        file=stored,
+        original_name=name,
+        content_type=content_type,
+        size=upload.size or 0,
+        uploaded_by=by,
+    )
+
+
+def missing_attachments(application: Application) -> list[str]:
+    """The required attachment kinds the dossier lacks, as French phrases."""
+    present = set(application.attachments.values_list("kind", flat=True))
+    missing = [label for kind, label in REQUIRED_ATTACHMENTS.items() if kind not in present]
+    proofs = set(
+        application.attachments.filter(kind="share_proof").values_list("membership_id", flat=True)
+    )
+    partial = application.grappe.memberships.filter(eligible_share__lt=1).select_related(
+        "structure"
+    )
+    missing += [
+        f"le justificatif de part éligible de {m.structure.name}"
+        for m in partial
+        if m.pk not in proofs
+    ]
+    return missing
+
+
+@transaction.atomic
+def application_submit(*, application: Application, by: User, expected_version: int) -> None:
+    """Submit the dossier: attachments present, then the workflow's own guards."""
+    missing = missing_attachments(application)
+    if missing:
+        raise ReviewError("Pièces manquantes : " + " ; ".join(missing) + ".")
+    transition(application, action=Action.SUBMIT, by=by, expected_version=expected_version)
+
+
+def message_post(*, application: Application, by: User, text: str) -> object:
+    """A message between applicant and instruction (visible to both)."""
+    from .models import Message
+
+    return Message.objects.create(application=application, author=by, text=text)

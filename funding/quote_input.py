@@ -1,73 +1,124 @@
 """The JSON contract of ``manage.py funding_quote``: parse and check the input, shape the output.
 
-A wrong *type* or an unknown key is a shape error (:class:`QuoteInputError`, exit 2); a wrong
-*value* of the right type (bad FINESS key, unknown category, project "rental", share 1.2) is
-left to the rules, which report it as a quote error.
+A wrong *type*, a missing required key, an unknown or repeated key is a shape error
+(:class:`QuoteInputError`, one line naming the offending path, e.g.
+``structures[3].finess : doit être une chaîne de caractères``). A wrong *value* of the right type
+(bad FINESS key, unknown category, project "rental", share 1.2) is left to the rules, which
+report it as a quote error. Nothing is normalised except surrounding spaces in strings.
+
+Pure: no Django, no I/O; numbers are read as ``int`` or ``Decimal``, never ``float``.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
 from .rules import (
-    NATIONAL,
     REGIONAL,
+    SCOPES,
     CallInput,
     GestionnaireInput,
+    Issue,
     QuoteRequest,
     QuoteResult,
     StructureInput,
     SupportRequests,
 )
 
+ROOT = "entrée"
+TOP_LEVEL_REQUIRED = frozenset({"call", "gestionnaires", "structures"})
+TOP_LEVEL_OPTIONAL = frozenset({"requests", "already_funded"})
+CALL_REQUIRED = frozenset({"scope", "year"})
+CALL_OPTIONAL = frozenset({"region"})
+GESTIONNAIRE_REQUIRED = frozenset({"finess", "essms_count"})
+STRUCTURE_REQUIRED = frozenset({"finess", "category", "department", "gestionnaire", "project"})
+STRUCTURE_OPTIONAL = frozenset({"segur_referenced", "eligible_share"})
+REQUESTS_OPTIONAL = frozenset({"hardware", "procurement", "steering"})
+
 
 class QuoteInputError(ValueError):
     """The input is not JSON or not of the contract's shape; the message names the path."""
 
 
-def _object(value: Any, path: str, *, required: set[str], optional: set[str]) -> dict[str, Any]:
-    """Check that ``value`` is an object with the required keys and no unknown key."""
+class _JsonObject(dict[str, object]):
+    """A decoded JSON object that remembers keys written twice (json keeps the last silently)."""
+
+    duplicates: tuple[str, ...] = ()
+
+
+def _json_object(pairs: list[tuple[str, object]]) -> _JsonObject:
+    """``object_pairs_hook``: build the object and note repeated keys for the shape check."""
+    result = _JsonObject(pairs)
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for key, _ in pairs:
+        if key in seen:
+            repeated.append(key)
+        seen.add(key)
+    result.duplicates = tuple(repeated)
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Leaf checks
+# --------------------------------------------------------------------------------------------
+
+
+def _map(value: object, path: str) -> dict[str, object]:
+    """A JSON object with no key written twice (its keys are free)."""
     if not isinstance(value, dict):
         raise QuoteInputError(f"{path} : doit être un objet JSON")
-    missing = sorted(required - value.keys())
-    if missing:
-        raise QuoteInputError(f"{path}.{missing[0]} : champ obligatoire manquant")
-    unknown = sorted(value.keys() - required - optional)
-    if unknown:
-        raise QuoteInputError(f"{path}.{unknown[0]} : champ inconnu")
+    for key in getattr(value, "duplicates", ()):
+        raise QuoteInputError(f"{path}.{key} : champ présent deux fois")
     return value
 
 
-def _string(value: Any, path: str) -> str:
+def _object(
+    value: object, path: str, *, required: frozenset[str], optional: frozenset[str] = frozenset()
+) -> dict[str, object]:
+    """An object with every required key, no unknown key and no repeated key."""
+    value = _map(value, path)
+    for key in sorted(required - value.keys()):
+        raise QuoteInputError(f"{path}.{key} : champ obligatoire manquant")
+    for key in sorted(value.keys() - required - optional):
+        raise QuoteInputError(f"{path}.{key} : champ inconnu (faute de frappe ?)")
+    return value
+
+
+def _string(value: object, path: str) -> str:
+    """A string, stripped of surrounding spaces (the only normalisation)."""
     if not isinstance(value, str):
         raise QuoteInputError(f"{path} : doit être une chaîne de caractères")
     return value.strip()
 
 
-def _integer(value: Any, path: str) -> int:
+def _integer(value: object, path: str) -> int:
+    """A JSON integer; booleans and decimals are refused."""
     # bool is an int subclass in Python: refuse it explicitly.
     if isinstance(value, bool) or not isinstance(value, int):
         raise QuoteInputError(f"{path} : doit être un nombre entier")
-    return int(value)
-
-
-def _boolean(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise QuoteInputError(f"{path} : doit être true ou false")
     return value
 
 
-def _list(value: Any, path: str) -> list[Any]:
+def _boolean(value: object, path: str) -> bool:
+    """A JSON boolean (true/false, not "yes" or 1)."""
+    if not isinstance(value, bool):
+        raise QuoteInputError(f"{path} : doit valoir true ou false")
+    return value
+
+
+def _list(value: object, path: str) -> list[object]:
+    """A JSON array."""
     if not isinstance(value, list):
         raise QuoteInputError(f"{path} : doit être une liste")
     return value
 
 
-def _share(value: Any, path: str) -> Decimal:
-    """A share as a decimal string or JSON number (parsed as Decimal, never float)."""
+def _share(value: object, path: str) -> Decimal:
+    """A share as a decimal string ("0.6") or JSON number, read as a finite Decimal."""
+    if isinstance(value, float):  # only NaN/Infinity literals can arrive as floats
+        raise QuoteInputError(f"{path} : doit être un nombre fini")
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise QuoteInputError(f'{path} : doit être un nombre décimal (ex. "0.6")')
     try:
@@ -79,34 +130,38 @@ def _share(value: Any, path: str) -> Decimal:
     return share
 
 
-def _call(value: Any, regions: frozenset[str]) -> CallInput:
-    data = _object(value, "call", required={"scope", "year"}, optional={"region"})
+# --------------------------------------------------------------------------------------------
+# Parts of the contract
+# --------------------------------------------------------------------------------------------
+
+
+def _call(value: object, *, regions: frozenset[str]) -> CallInput:
+    """``call``: scope regional/national, a known region for a regional call, an integer year."""
+    data = _object(value, "call", required=CALL_REQUIRED, optional=CALL_OPTIONAL)
     scope = _string(data["scope"], "call.scope")
-    if scope not in (REGIONAL, NATIONAL):
+    if scope not in SCOPES:
         raise QuoteInputError('call.scope : doit valoir "regional" ou "national"')
-    region = data.get("region")
-    if region is not None:
-        region = _string(region, "call.region")
+    raw_region = data.get("region")
+    region = None if raw_region is None else _string(raw_region, "call.region")
+    if scope == REGIONAL and region is None:
+        raise QuoteInputError('call.region : obligatoire pour un appel régional (ex. "11")')
     if scope == REGIONAL and region not in regions:
-        raise QuoteInputError("call.region : code de région INSEE inconnu ou manquant")
+        raise QuoteInputError(f"call.region : « {region} » n'est pas un code de région connu")
     return CallInput(scope=scope, region=region, year=_integer(data["year"], "call.year"))
 
 
-def _gestionnaire(value: Any, path: str) -> GestionnaireInput:
-    data = _object(value, path, required={"finess", "essms_count"}, optional=set())
+def _gestionnaire(value: object, path: str) -> GestionnaireInput:
+    """One entry of ``gestionnaires``."""
+    data = _object(value, path, required=GESTIONNAIRE_REQUIRED)
     return GestionnaireInput(
         finess=_string(data["finess"], f"{path}.finess"),
         essms_count=_integer(data["essms_count"], f"{path}.essms_count"),
     )
 
 
-STRUCTURE_KEYS = {"finess", "category", "department", "gestionnaire", "project"}
-
-
-def _structure(value: Any, path: str) -> StructureInput:
-    data = _object(
-        value, path, required=STRUCTURE_KEYS, optional={"segur_referenced", "eligible_share"}
-    )
+def _structure(value: object, path: str) -> StructureInput:
+    """One entry of ``structures``; Ségur defaults to false and the share to 1."""
+    data = _object(value, path, required=STRUCTURE_REQUIRED, optional=STRUCTURE_OPTIONAL)
     return StructureInput(
         finess=_string(data["finess"], f"{path}.finess"),
         category=_string(data["category"], f"{path}.category"),
@@ -114,68 +169,93 @@ def _structure(value: Any, path: str) -> StructureInput:
         gestionnaire=_string(data["gestionnaire"], f"{path}.gestionnaire"),
         project=_string(data["project"], f"{path}.project"),
         segur_referenced=_boolean(data.get("segur_referenced", False), f"{path}.segur_referenced"),
-        eligible_share=_share(data.get("eligible_share", "1"), f"{path}.eligible_share"),
+        eligible_share=_share(data.get("eligible_share", 1), f"{path}.eligible_share"),
     )
 
 
-def _requests(value: Any) -> SupportRequests:
-    data = _object(
-        value, "requests", required=set(), optional={"hardware", "procurement", "steering"}
-    )
-    hardware_raw = data.get("hardware", {})
-    if not isinstance(hardware_raw, dict):
-        raise QuoteInputError("requests.hardware : doit être un objet JSON")
-    hardware = {
-        _string(key, "requests.hardware"): _integer(amount, f"requests.hardware.{key}")
-        for key, amount in hardware_raw.items()
-    }
+def _hardware(value: object) -> dict[str, int]:
+    """``requests.hardware``: gestionnaire FINESS → whole euros."""
+    hardware: dict[str, int] = {}
+    for key, amount in _map(value, "requests.hardware").items():
+        path = f"requests.hardware.{key}"
+        finess = key.strip()
+        if finess in hardware:  # " 750000001" and "750000001" name the same gestionnaire
+            raise QuoteInputError(f"{path} : gestionnaire présent deux fois")
+        hardware[finess] = _integer(amount, path)
+    return hardware
+
+
+def _requests(value: object) -> SupportRequests:
+    """``requests``: every key optional, amounts are integers in euros."""
+    data = _object(value, "requests", required=frozenset(), optional=REQUESTS_OPTIONAL)
     return SupportRequests(
-        hardware=hardware,
+        hardware=_hardware(data.get("hardware", {})),
         procurement=_integer(data.get("procurement", 0), "requests.procurement"),
         steering=_integer(data.get("steering", 0), "requests.steering"),
     )
 
 
-def parse_quote_input(text: str, *, regions: frozenset[str]) -> QuoteRequest:
-    """Parse the JSON text of the contract into a QuoteRequest, or raise QuoteInputError."""
+def _already_funded(value: object) -> frozenset[str]:
+    """``already_funded``: FINESS numbers of ESSMS funded before."""
+    items = _list(value, "already_funded")
+    return frozenset(_string(item, f"already_funded[{i}]") for i, item in enumerate(items))
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------
+
+
+def decode_json(text: str) -> object:
+    """Decode JSON text with decimals as ``Decimal``; any failure is a QuoteInputError."""
     try:
-        raw = json.loads(text, parse_float=Decimal)
+        return json.loads(text, parse_float=Decimal, object_pairs_hook=_json_object)
     except json.JSONDecodeError as error:
         raise QuoteInputError(
-            f"entrée : JSON invalide (ligne {error.lineno}, colonne {error.colno})"
+            f"{ROOT} : ce n'est pas du JSON valide (ligne {error.lineno}, colonne {error.colno})"
         ) from None
     except RecursionError:
-        raise QuoteInputError("entrée : JSON trop imbriqué") from None
-    data = _object(
-        raw,
-        "entrée",
-        required={"call", "gestionnaires", "structures"},
-        optional={"requests", "already_funded"},
-    )
-    gestionnaires = _list(data["gestionnaires"], "gestionnaires")
-    structures = _list(data["structures"], "structures")
-    funded = _list(data.get("already_funded", []), "already_funded")
+        raise QuoteInputError(f"{ROOT} : JSON trop imbriqué") from None
+    except ValueError:  # e.g. an integer longer than Python's 4300-digit conversion limit
+        raise QuoteInputError(f"{ROOT} : nombre illisible dans le JSON") from None
+
+
+def quote_request_from_data(data: object, *, regions: frozenset[str]) -> QuoteRequest:
+    """Check already-decoded JSON data against the contract and build the QuoteRequest.
+
+    ``regions`` are the region codes a regional call may name.
+    """
+    top = _object(data, ROOT, required=TOP_LEVEL_REQUIRED, optional=TOP_LEVEL_OPTIONAL)
+    call = _call(top["call"], regions=regions)
+    gestionnaires = _list(top["gestionnaires"], "gestionnaires")
+    structures = _list(top["structures"], "structures")
     return QuoteRequest(
-        call=_call(data["call"], regions),
+        call=call,
         gestionnaires=tuple(
-            _gestionnaire(g, f"gestionnaires[{i}]") for i, g in enumerate(gestionnaires)
+            _gestionnaire(item, f"gestionnaires[{i}]") for i, item in enumerate(gestionnaires)
         ),
-        structures=tuple(_structure(s, f"structures[{i}]") for i, s in enumerate(structures)),
-        requests=_requests(data.get("requests", {})),
-        already_funded=frozenset(_string(f, f"already_funded[{i}]") for i, f in enumerate(funded)),
+        structures=tuple(_structure(item, f"structures[{i}]") for i, item in enumerate(structures)),
+        requests=_requests(top.get("requests", {})),
+        already_funded=_already_funded(top.get("already_funded", [])),
     )
 
 
-def _issues(issues: tuple[Any, ...]) -> list[dict[str, Any]]:
-    return [{"code": i.code, "message": i.message, "finess": i.finess} for i in issues]
+def parse_quote_input(text: str, *, regions: frozenset[str]) -> QuoteRequest:
+    """Parse the JSON text of the contract into a QuoteRequest, or raise QuoteInputError."""
+    return quote_request_from_data(decode_json(text), regions=regions)
 
 
-def result_to_json(result: QuoteResult) -> dict[str, Any]:
-    """The contract's output: amounts as integers in euros."""
+def issue_to_json(issue: Issue) -> dict[str, object]:
+    """An error or warning as ``{"code", "message", "finess"}``."""
+    return {"code": issue.code, "message": issue.message, "finess": issue.finess}
+
+
+def result_to_json(result: QuoteResult) -> dict[str, object]:
+    """The contract's output: amounts as JSON integers in euros, shares as decimal strings."""
     return {
         "eligible": result.eligible,
-        "errors": _issues(result.errors),
-        "warnings": _issues(result.warnings),
+        "errors": [issue_to_json(issue) for issue in result.errors],
+        "warnings": [issue_to_json(issue) for issue in result.warnings],
         "structures": [
             {
                 "finess": line.finess,
@@ -198,8 +278,3 @@ def result_to_json(result: QuoteResult) -> dict[str, Any]:
         "total": result.total,
         "tranches": [{"label": t.label, "amount": t.amount} for t in result.tranches],
     }
-
-
-def known_regions(mapping: Mapping[str, str | None]) -> frozenset[str]:
-    """Region codes present in a département → region mapping."""
-    return frozenset(region for region in mapping.values() if region is not None)

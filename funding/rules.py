@@ -1,29 +1,55 @@
 """The funding engine: pure rules, data in, a quote out.
 
-No Django, no ORM, no settings, no clock: frozen dataclasses in, a frozen :class:`QuoteResult`
-out. Every figure is a :class:`CampaignParameters` field whose default comes from domain.md §4
+No ORM, no settings, no clock, no I/O: frozen dataclasses in, a frozen :class:`QuoteResult` out.
+Every figure is a :class:`CampaignParameters` field whose default comes from domain.md §4
 (sources in docs/funding-rules.md); a later instruction changes data, not code.
 
 Amounts are whole euros (``int``), computed from ``Decimal`` and rounded down; never floats.
+Messages are French sentences for the gestionnaire; amounts in them are written the French way
+(``25 000 €`` with a narrow no-break space, like ``essms_portal.money.format_euros``).
+
+The only import from the portal is ``essms_portal.identifiers.finess_error``, a pure function
+(its module imports ``django.core.exceptions`` for its validators, which needs no settings).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from decimal import ROUND_FLOOR, Decimal
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 
 from essms_portal.identifiers import finess_error
 
 ACQUISITION = "acquisition"
 UPGRADE = "upgrade"
+PROJECTS = (ACQUISITION, UPGRADE)
 REGIONAL = "regional"
 NATIONAL = "national"
+SCOPES = (REGIONAL, NATIONAL)
+
+FIRST_TRANCHE_LABEL = "Première tranche — signature de la convention"
+SECOND_TRANCHE_LABEL = "Seconde tranche — atteinte des cibles d'usage"
+
+# Thousands separator and the space before "€", as in essms_portal.money.format_euros.
+_THOUSANDS = "\u202f"
+_BEFORE_UNIT = "\u00a0"
+
+# Enough digits for any product of a forfait by a share; with floor rounding the product is never
+# rounded up, so flooring it afterwards gives the exact floor (see structure_amount).
+_AMOUNT_CONTEXT = Context(prec=40, rounding=ROUND_FLOOR)
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class CampaignParameters:
-    """Every figure and threshold of the rules, with the 2023 campaign's defaults."""
+    """Every figure and threshold of the rules, with the defaults of domain.md §4.
+
+    In the portal each field is a column of the ``Campaign`` row edited in the admin.
+    """
 
     acquisition_amount: int = 25_000
     upgrade_amount: int = 10_000
@@ -39,6 +65,15 @@ class CampaignParameters:
     segur_exempt_items: frozenset[str] = frozenset({"8°", "14°", "15°"})
     first_tranche_percent: int = 50
 
+    def __post_init__(self) -> None:
+        """Refuse parameters that would break the invariants (amounts ≥ 0, tranches ≥ 0)."""
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, int) and value < 0:
+                raise ValueError(f"CampaignParameters.{item.name} must be >= 0, got {value}")
+        if self.first_tranche_percent > 100:
+            raise ValueError("CampaignParameters.first_tranche_percent must be <= 100")
+
 
 @dataclass(frozen=True)
 class Referential:
@@ -47,20 +82,23 @@ class Referential:
     departments: Mapping[str, str | None]  # INSEE département -> region code (None: no ARS)
     categories: Mapping[str, str | None]  # FINESS category -> CASF item (None: not an ESSMS)
     reduced_minimum_regions: frozenset[str]  # Corse and overseas regions
+    # Optional, for messages only: region code -> name ("Île-de-France"); codes are shown when
+    # a name is missing.
+    region_names: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class CallInput:
     """The call a grappe answers: its scope, region (regional calls) and campaign year."""
 
-    scope: str
+    scope: str  # "regional" | "national"
     region: str | None
     year: int
 
 
 @dataclass(frozen=True)
 class GestionnaireInput:
-    """A gestionnaire of the grappe and the number of ESSMS it runs in total."""
+    """A gestionnaire (FINESS EJ) of the grappe and the number of ESSMS it runs in total."""
 
     finess: str
     essms_count: int
@@ -68,13 +106,13 @@ class GestionnaireInput:
 
 @dataclass(frozen=True)
 class StructureInput:
-    """One ESSMS of the grappe and its project."""
+    """One ESSMS (FINESS ET) of the grappe and its project."""
 
     finess: str
     category: str
     department: str
     gestionnaire: str
-    project: str
+    project: str  # "acquisition" | "upgrade"
     segur_referenced: bool = False
     eligible_share: Decimal = Decimal(1)
 
@@ -99,9 +137,14 @@ class QuoteRequest:
     already_funded: frozenset[str] = frozenset()
 
 
+# --------------------------------------------------------------------------------------------
+# Result
+# --------------------------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Issue:
-    """An error (blocking) or a warning, with a French message and the FINESS concerned."""
+    """An error (blocking) or a warning: a code, a French message and the FINESS concerned."""
 
     code: str
     message: str
@@ -110,7 +153,7 @@ class Issue:
 
 @dataclass(frozen=True)
 class StructureLine:
-    """The amount computed for one ESSMS."""
+    """The amount computed for one ESSMS line."""
 
     finess: str
     gestionnaire: str
@@ -157,321 +200,561 @@ class QuoteResult:
     essms_count: int
 
 
+@dataclass(frozen=True)
+class Grant:
+    """One support after its rule: the amount granted and what the gestionnaire is told."""
+
+    amount: int
+    errors: tuple[Issue, ...] = ()
+    warnings: tuple[Issue, ...] = ()
+
+
+@dataclass(frozen=True)
+class StructureContext:
+    """What the per-ESSMS rules read besides the structure itself."""
+
+    call: CallInput
+    parameters: CampaignParameters
+    referential: Referential
+    gestionnaires: frozenset[str]
+    already_funded: frozenset[str]
+
+
+StructureRule = Callable[[StructureInput, StructureContext], Issue | None]
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------------
+
+
 def euros(amount: int) -> str:
-    """French display of whole euros, e.g. ``25 000 €``."""
-    return f"{amount:,}".replace(",", " ") + " €"
+    """French display of whole euros: ``25 000 €`` (narrow no-break space, no-break space)."""
+    return f"{amount:,}".replace(",", _THOUSANDS) + _BEFORE_UNIT + "€"
 
 
-def floor_euros(value: Decimal) -> int:
-    """Round a Decimal amount down to the whole euro."""
-    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+def decimal_fr(value: Decimal) -> str:
+    """A decimal the French way, for messages: ``0,6``."""
+    return str(value).replace(".", ",")
+
+
+def region_label(code: str, referential: Referential) -> str:
+    """A region's name when the referential knows it, else its INSEE code."""
+    return referential.region_names.get(code, code)
+
+
+# --------------------------------------------------------------------------------------------
+# Per-ESSMS rules: one function per error code, each returning the Issue or None
+# --------------------------------------------------------------------------------------------
+
+
+def check_finess(structure: StructureInput, context: StructureContext) -> Issue | None:
+    """FINESS_INVALID: 9 characters and a correct Luhn key (2A/2B numbers on their shape)."""
+    message = finess_error(structure.finess)
+    if message is None:
+        return None
+    return Issue("FINESS_INVALID", message, structure.finess)
+
+
+def duplicate_issue(structure: StructureInput) -> Issue:
+    """DUPLICATE_STRUCTURE: a later occurrence of a FINESS already listed in the grappe."""
+    return Issue(
+        "DUPLICATE_STRUCTURE",
+        f"L'établissement {structure.finess} figure plusieurs fois dans la grappe : il n'est"
+        " compté et financé qu'une fois.",
+        structure.finess,
+    )
+
+
+def check_category(structure: StructureInput, context: StructureContext) -> Issue | None:
+    """CATEGORY_NOT_ELIGIBLE: the FINESS category is unknown or not under CASF L312-1, I."""
+    categories = context.referential.categories
+    if categories.get(structure.category) is not None:
+        return None
+    if structure.category in categories:
+        message = (
+            f"La catégorie FINESS {structure.category} ne fait pas partie des établissements et"
+            " services sociaux et médico-sociaux (article L312-1 du CASF) : cet établissement"
+            " n'est pas éligible."
+        )
+    else:
+        message = (
+            f"La catégorie FINESS « {structure.category} » est inconnue : seuls les"
+            " établissements et services de l'article L312-1 du CASF sont éligibles."
+        )
+    return Issue("CATEGORY_NOT_ELIGIBLE", message, structure.finess)
+
+
+def check_department(structure: StructureInput, context: StructureContext) -> Issue | None:
+    """UNKNOWN_DEPARTMENT: the département is not an INSEE code of the referential."""
+    if structure.department in context.referential.departments:
+        return None
+    return Issue(
+        "UNKNOWN_DEPARTMENT",
+        f"Le département « {structure.department} » est inconnu : indiquez son code INSEE"
+        " (par exemple 75, 2A ou 971).",
+        structure.finess,
+    )
+
+
+def check_gestionnaire(structure: StructureInput, context: StructureContext) -> Issue | None:
+    """UNKNOWN_GESTIONNAIRE: the ESSMS names a gestionnaire that is not one of the grappe's."""
+    if structure.gestionnaire in context.gestionnaires:
+        return None
+    return Issue(
+        "UNKNOWN_GESTIONNAIRE",
+        f"Le gestionnaire {structure.gestionnaire} de cet établissement ne fait pas partie des"
+        " gestionnaires de la grappe.",
+        structure.finess,
+    )
+
+
+def check_already_funded(structure: StructureInput, context: StructureContext) -> Issue | None:
+    """ALREADY_FUNDED: no double funding of an ESSMS for a DUI."""
+    if structure.finess not in context.already_funded:
+        return None
+    return Issue(
+        "ALREADY_FUNDED",
+        "Cet établissement a déjà reçu un financement pour un dossier usager informatisé : il ne"
+        " peut pas être financé une seconde fois.",
+        structure.finess,
+    )
+
+
+def check_segur(structure: StructureInput, context: StructureContext) -> Issue | None:
+    """SEGUR_REQUIRED: from the Ségur year, a referenced solution unless the item is exempt.
+
+    An ESSMS whose category maps to no CASF item already fails CATEGORY_NOT_ELIGIBLE; its
+    exemption cannot be known, so it is not reported twice.
+    """
+    parameters = context.parameters
+    item = context.referential.categories.get(structure.category)
+    if (
+        context.call.year < parameters.segur_required_from_year
+        or structure.segur_referenced
+        or item is None
+        or item in parameters.segur_exempt_items
+    ):
+        return None
+    return Issue(
+        "SEGUR_REQUIRED",
+        f"Depuis {parameters.segur_required_from_year}, la solution de dossier usager"
+        " informatisé doit être référencée Ségur : choisissez une solution référencée pour cet"
+        " établissement.",
+        structure.finess,
+    )
+
+
+def check_project(structure: StructureInput, context: StructureContext) -> Issue | None:
+    """INVALID_PROJECT: the project is neither an acquisition nor an upgrade."""
+    if structure.project in PROJECTS:
+        return None
+    return Issue(
+        "INVALID_PROJECT",
+        f"Le type de projet « {structure.project} » n'est pas reconnu : choisissez"
+        " « acquisition » (nouvelle solution) ou « upgrade » (mise en conformité).",
+        structure.finess,
+    )
+
+
+def share_is_valid(share: Decimal) -> bool:
+    """A share is a finite decimal in ]0, 1] (NaN is refused before it is compared)."""
+    return share.is_finite() and Decimal(0) < share <= Decimal(1)
+
+
+def check_share(structure: StructureInput, context: StructureContext) -> Issue | None:
+    """INVALID_SHARE: the eligible share is not in ]0, 1]."""
+    if share_is_valid(structure.eligible_share):
+        return None
+    return Issue(
+        "INVALID_SHARE",
+        f"La part éligible ({decimal_fr(structure.eligible_share)}) doit être supérieure à 0 et"
+        " au plus égale à 1 (100 % des heures).",
+        structure.finess,
+    )
+
+
+# Order of the checks = order of the messages shown for one ESSMS.
+STRUCTURE_RULES: tuple[StructureRule, ...] = (
+    check_finess,
+    check_category,
+    check_department,
+    check_gestionnaire,
+    check_already_funded,
+    check_segur,
+    check_project,
+    check_share,
+)
+
+
+def later_occurrences(structures: Iterable[StructureInput]) -> frozenset[int]:
+    """Positions of the second and later occurrences of each FINESS."""
+    seen: set[str] = set()
+    positions: set[int] = set()
+    for position, structure in enumerate(structures):
+        if structure.finess in seen:
+            positions.add(position)
+        seen.add(structure.finess)
+    return frozenset(positions)
+
+
+def structure_errors(
+    structure: StructureInput, *, duplicate: bool, context: StructureContext
+) -> list[Issue]:
+    """Blocking errors of one ESSMS line.
+
+    A repeated FINESS only reports DUPLICATE_STRUCTURE: its first occurrence carries the other
+    errors, so the gestionnaire does not read the same message twice.
+    """
+    if duplicate:
+        return [duplicate_issue(structure)]
+    found = (rule(structure, context) for rule in STRUCTURE_RULES)
+    return [issue for issue in found if issue is not None]
 
 
 def base_amount(project: str, parameters: CampaignParameters) -> int:
-    """The forfait of a project type (0 for an unknown project)."""
-    return {
-        ACQUISITION: parameters.acquisition_amount,
-        UPGRADE: parameters.upgrade_amount,
-    }.get(project, 0)
+    """The forfait of a project type (0 for an unknown project, which is an error anyway)."""
+    forfaits = {ACQUISITION: parameters.acquisition_amount, UPGRADE: parameters.upgrade_amount}
+    return forfaits.get(project, 0)
 
 
-def structure_issues(
-    structure: StructureInput,
-    *,
-    request: QuoteRequest,
-    parameters: CampaignParameters,
-    referential: Referential,
-    seen: set[str],
-) -> list[Issue]:
-    """Blocking errors of one ESSMS line (one per failed rule)."""
-    finess = structure.finess
-    errors: list[Issue] = []
-    message = finess_error(finess)
-    if message:
-        errors.append(Issue("FINESS_INVALID", message, finess))
-    if finess in seen:
-        errors.append(
-            Issue(
-                "DUPLICATE_STRUCTURE",
-                "Cet établissement figure plusieurs fois dans la grappe : il n'est compté"
-                " qu'une fois.",
-                finess,
-            )
-        )
-    item = referential.categories.get(structure.category)
-    if item is None:
-        errors.append(
-            Issue(
-                "CATEGORY_NOT_ELIGIBLE",
-                f"La catégorie FINESS {structure.category} ne relève pas de l'article L312-1"
-                " du CASF : cet établissement n'est pas éligible.",
-                finess,
-            )
-        )
-    if structure.department not in referential.departments:
-        errors.append(
-            Issue(
-                "UNKNOWN_DEPARTMENT",
-                f"Le département « {structure.department} » est inconnu.",
-                finess,
-            )
-        )
-    known = {g.finess for g in request.gestionnaires}
-    if structure.gestionnaire not in known:
-        errors.append(
-            Issue(
-                "UNKNOWN_GESTIONNAIRE",
-                f"Le gestionnaire {structure.gestionnaire} de cet établissement ne fait pas"
-                " partie des gestionnaires de la grappe.",
-                finess,
-            )
-        )
-    if finess in request.already_funded:
-        errors.append(
-            Issue(
-                "ALREADY_FUNDED",
-                "Cet établissement a déjà été financé pour un DUI : il ne peut pas l'être deux"
-                " fois.",
-                finess,
-            )
-        )
-    if (
-        request.call.year >= parameters.segur_required_from_year
-        and not structure.segur_referenced
-        and item not in parameters.segur_exempt_items
-    ):
-        errors.append(
-            Issue(
-                "SEGUR_REQUIRED",
-                f"Depuis {parameters.segur_required_from_year}, la solution DUI doit être"
-                " référencée Ségur pour cet établissement.",
-                finess,
-            )
-        )
-    if structure.project not in (ACQUISITION, UPGRADE):
-        errors.append(
-            Issue(
-                "INVALID_PROJECT",
-                "Le type de projet doit être « acquisition » ou « mise en conformité » (upgrade).",
-                finess,
-            )
-        )
-    if not Decimal(0) < structure.eligible_share <= Decimal(1):
-        errors.append(
-            Issue(
-                "INVALID_SHARE",
-                "La part éligible doit être comprise entre 0 (exclu) et 1 (100 %).",
-                finess,
-            )
-        )
-    return errors
+def structure_amount(base: int, share: Decimal) -> int:
+    """``floor(base * share)`` to the whole euro, exactly.
+
+    The product is computed with floor rounding, so it is never rounded above the true value,
+    and with more digits than any amount's integer part, so flooring it gives the true floor.
+    """
+    with localcontext(_AMOUNT_CONTEXT):
+        product = Decimal(base) * share
+        return int(product.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def structure_line(
+    structure: StructureInput, *, errors: list[Issue], context: StructureContext
+) -> StructureLine:
+    """The line of one ESSMS: its forfait shown, its amount 0 when it has a blocking error."""
+    base = base_amount(structure.project, context.parameters)
+    eligible = not errors
+    return StructureLine(
+        finess=structure.finess,
+        gestionnaire=structure.gestionnaire,
+        project=structure.project,
+        category=structure.category,
+        casf_item=context.referential.categories.get(structure.category),
+        region=context.referential.departments.get(structure.department),
+        eligible_share=structure.eligible_share,
+        base_amount=base,
+        amount=structure_amount(base, structure.eligible_share) if eligible else 0,
+        eligible=eligible,
+    )
 
 
 def structure_lines(
     request: QuoteRequest, *, parameters: CampaignParameters, referential: Referential
 ) -> tuple[list[StructureLine], list[Issue]]:
-    """Per-ESSMS amounts: forfait times eligible share, rounded down; 0 for a line in error."""
+    """Per-ESSMS lines and their errors, in the order of the grappe's list."""
+    context = StructureContext(
+        call=request.call,
+        parameters=parameters,
+        referential=referential,
+        gestionnaires=frozenset(g.finess for g in request.gestionnaires),
+        already_funded=request.already_funded,
+    )
+    repeated = later_occurrences(request.structures)
     lines: list[StructureLine] = []
     errors: list[Issue] = []
-    seen: set[str] = set()
-    for structure in request.structures:
-        issues = structure_issues(
-            structure, request=request, parameters=parameters, referential=referential, seen=seen
-        )
-        seen.add(structure.finess)
-        base = base_amount(structure.project, parameters)
-        share = structure.eligible_share
-        amount = 0 if issues else floor_euros(Decimal(base) * share)
-        lines.append(
-            StructureLine(
-                finess=structure.finess,
-                gestionnaire=structure.gestionnaire,
-                project=structure.project,
-                category=structure.category,
-                casf_item=referential.categories.get(structure.category),
-                region=referential.departments.get(structure.department),
-                eligible_share=share,
-                base_amount=base,
-                amount=amount,
-                eligible=not issues,
-            )
-        )
+    for position, structure in enumerate(request.structures):
+        issues = structure_errors(structure, duplicate=position in repeated, context=context)
+        lines.append(structure_line(structure, errors=issues, context=context))
         errors.extend(issues)
     return lines, errors
 
 
-def capped(
-    requested: int, cap: int, *, label: str, finess: str | None
-) -> tuple[int, list[Issue], list[Issue]]:
-    """Grant a request up to its cap: (granted, errors, warnings)."""
+# --------------------------------------------------------------------------------------------
+# Supports: hardware per small gestionnaire, procurement and steering per grappe
+# --------------------------------------------------------------------------------------------
+
+
+def cap_request(requested: int, cap: int, *, label: str, finess: str | None) -> Grant:
+    """A request granted up to its cap: negative is an error, above the cap is a warning."""
     if requested < 0:
-        message = f"Le montant demandé pour {label} ne peut pas être négatif."
-        return 0, [Issue("NEGATIVE_REQUEST", message, finess)], []
+        return Grant(
+            0,
+            errors=(
+                Issue(
+                    "NEGATIVE_REQUEST",
+                    f"Le montant demandé pour {label} ({euros(requested)}) ne peut pas être"
+                    " négatif.",
+                    finess,
+                ),
+            ),
+        )
     if requested > cap:
-        message = (
-            f"Le montant demandé pour {label} ({euros(requested)}) dépasse le plafond de"
-            f" {euros(cap)} : {euros(cap)} retenus."
-        )
-        return cap, [], [Issue("CAPPED", message, finess)]
-    return requested, [], []
-
-
-def hardware_support(
-    request: QuoteRequest, *, parameters: CampaignParameters
-) -> tuple[dict[str, int], list[Issue], list[Issue]]:
-    """Hardware: up to the cap per small gestionnaire of the grappe; 0 for a large one."""
-    counts = {g.finess: g.essms_count for g in request.gestionnaires}
-    granted: dict[str, int] = {}
-    errors: list[Issue] = []
-    warnings: list[Issue] = []
-    for finess, requested in request.requests.hardware.items():
-        if finess not in counts:
-            errors.append(
+        return Grant(
+            cap,
+            warnings=(
                 Issue(
-                    "UNKNOWN_GESTIONNAIRE",
-                    f"Le gestionnaire {finess} ne fait pas partie des gestionnaires de la"
-                    " grappe : l'accompagnement matériel ne peut pas lui être attribué.",
+                    "CAPPED",
+                    f"Le montant demandé pour {label} ({euros(requested)}) dépasse le plafond"
+                    f" de {euros(cap)} : {euros(cap)} sont retenus.",
                     finess,
-                )
-            )
-            granted[finess] = 0
-            continue
-        if requested >= 0 and counts[finess] > parameters.small_gestionnaire_max_essms:
-            warnings.append(
-                Issue(
-                    "HARDWARE_NOT_ELIGIBLE",
-                    f"L'accompagnement matériel est réservé aux gestionnaires de moins de"
-                    f" {parameters.small_gestionnaire_max_essms + 1} ESSMS ; ce gestionnaire en"
-                    f" gère {counts[finess]} : 0 € retenu.",
-                    finess,
-                )
-            )
-            granted[finess] = 0
-            continue
-        amount, errs, warns = capped(
-            requested, parameters.hardware_cap, label="l'accompagnement matériel", finess=finess
+                ),
+            ),
         )
-        granted[finess] = amount
-        errors.extend(errs)
-        warnings.extend(warns)
-    return granted, errors, warnings
+    return Grant(requested)
 
 
-def grappe_region(lines: list[StructureLine]) -> str | None:
-    """The region holding most distinct ESSMS; a tie goes to the region seen first in the list."""
-    counts: dict[str, int] = {}
-    seen: set[str] = set()
-    for line in lines:
-        if line.finess in seen or line.region is None:
-            continue
-        seen.add(line.finess)
-        counts[line.region] = counts.get(line.region, 0) + 1
-    if not counts:
-        return None
-    # dicts keep insertion order and max() returns the first maximum: first listed wins a tie.
-    return max(counts, key=lambda region: counts[region])
+def unknown_gestionnaire_grant(finess: str) -> Grant:
+    """UNKNOWN_GESTIONNAIRE: hardware requested for a gestionnaire outside the grappe."""
+    return Grant(
+        0,
+        errors=(
+            Issue(
+                "UNKNOWN_GESTIONNAIRE",
+                f"Le gestionnaire {finess} ne fait pas partie des gestionnaires de la grappe :"
+                " l'aide à l'équipement matériel ne peut pas lui être attribuée.",
+                finess,
+            ),
+        ),
+    )
 
 
-def size_issues(
-    request: QuoteRequest,
+def large_gestionnaire_grant(
+    finess: str, essms_count: int, parameters: CampaignParameters
+) -> Grant:
+    """HARDWARE_NOT_ELIGIBLE: hardware is for small gestionnaires only (a warning, 0 granted)."""
+    return Grant(
+        0,
+        warnings=(
+            Issue(
+                "HARDWARE_NOT_ELIGIBLE",
+                "L'aide à l'équipement matériel est réservée aux gestionnaires qui gèrent moins"
+                f" de {parameters.small_gestionnaire_max_essms + 1} ESSMS au total ; ce"
+                f" gestionnaire en gère {essms_count} : aucun montant n'est retenu.",
+                finess,
+            ),
+        ),
+    )
+
+
+def hardware_grant(
+    finess: str,
+    requested: int,
     *,
-    essms_count: int,
-    region: str | None,
+    essms_counts: Mapping[str, int],
     parameters: CampaignParameters,
-    referential: Referential,
-) -> list[Issue]:
-    """Grappe size for the call's scope and, for a regional call, the grappe's region."""
-    if request.call.scope == NATIONAL:
-        if essms_count < parameters.national_min_essms:
-            return [
-                Issue(
-                    "GRAPPE_TOO_SMALL",
-                    f"L'appel national est réservé aux grappes d'au moins"
-                    f" {parameters.national_min_essms} ESSMS ; la grappe en compte"
-                    f" {essms_count}.",
-                )
-            ]
-        return []
-    errors: list[Issue] = []
-    minimum = (
-        parameters.reduced_min_essms
-        if region in referential.reduced_minimum_regions
-        else parameters.regional_min_essms
-    )
-    if essms_count < minimum:
-        errors.append(
-            Issue(
-                "GRAPPE_TOO_SMALL",
-                f"Une grappe doit compter au moins {minimum} ESSMS ; celle-ci en compte"
-                f" {essms_count}.",
-            )
-        )
-    if essms_count > parameters.regional_max_essms:
-        errors.append(
-            Issue(
-                "GRAPPE_TOO_LARGE",
-                f"Une grappe de {essms_count} ESSMS dépasse {parameters.regional_max_essms}"
-                " ESSMS : elle doit répondre à l'appel national.",
-            )
-        )
-    if region != request.call.region:
-        errors.append(
-            Issue(
-                "WRONG_REGION",
-                "La majorité des ESSMS de la grappe n'est pas dans la région de cet appel :"
-                " répondez à l'appel de la région où se trouvent la plupart d'entre eux.",
-            )
-        )
-    return errors
+) -> Grant:
+    """Hardware for one gestionnaire: known, non-negative, small, then capped."""
+    if finess not in essms_counts:
+        return unknown_gestionnaire_grant(finess)
+    label = "l'équipement matériel"
+    if requested < 0:
+        return cap_request(requested, parameters.hardware_cap, label=label, finess=finess)
+    if essms_counts[finess] > parameters.small_gestionnaire_max_essms:
+        return large_gestionnaire_grant(finess, essms_counts[finess], parameters)
+    return cap_request(requested, parameters.hardware_cap, label=label, finess=finess)
 
 
-def tranches(total: int, parameters: CampaignParameters) -> tuple[Tranche, Tranche]:
-    """First tranche at the convention's signature, the rest when usage targets are met."""
-    first = total * parameters.first_tranche_percent // 100
-    return (
-        Tranche("Première tranche — signature de la convention", first),
-        Tranche("Seconde tranche — atteinte des cibles d'usage", total - first),
-    )
+def hardware_grants(request: QuoteRequest, *, parameters: CampaignParameters) -> dict[str, Grant]:
+    """Hardware grant of every gestionnaire the request names, in the request's order."""
+    essms_counts = {g.finess: g.essms_count for g in request.gestionnaires}
+    return {
+        finess: hardware_grant(finess, requested, essms_counts=essms_counts, parameters=parameters)
+        for finess, requested in request.requests.hardware.items()
+    }
 
 
-def compute_quote(
-    request: QuoteRequest, *, parameters: CampaignParameters, referential: Referential
-) -> QuoteResult:
-    """Compute the funding quote of a grappe's application."""
-    lines, errors = structure_lines(request, parameters=parameters, referential=referential)
-    hardware, hw_errors, warnings = hardware_support(request, parameters=parameters)
-    errors.extend(hw_errors)
-    procurement, errs, warns = capped(
+def procurement_grant(request: QuoteRequest, *, parameters: CampaignParameters) -> Grant:
+    """Procurement (*passation du marché*), once per grappe, up to its cap."""
+    return cap_request(
         request.requests.procurement,
         parameters.procurement_cap,
         label="la passation du marché",
         finess=None,
     )
-    errors.extend(errs)
-    warnings.extend(warns)
-    steering, errs, warns = capped(
-        request.requests.steering, parameters.steering_cap, label="le pilotage", finess=None
+
+
+def steering_grant(request: QuoteRequest, *, parameters: CampaignParameters) -> Grant:
+    """Steering (*pilotage*, AMOA), once per grappe, up to its cap."""
+    return cap_request(
+        request.requests.steering,
+        parameters.steering_cap,
+        label="le pilotage du projet",
+        finess=None,
     )
-    errors.extend(errs)
-    warnings.extend(warns)
-    essms_count = len({s.finess for s in request.structures})
-    region = grappe_region(lines)
-    errors.extend(
-        size_issues(
-            request,
-            essms_count=essms_count,
-            region=region,
-            parameters=parameters,
-            referential=referential,
+
+
+# --------------------------------------------------------------------------------------------
+# Grappe size and region
+# --------------------------------------------------------------------------------------------
+
+
+def essms_count(structures: Iterable[StructureInput]) -> int:
+    """The grappe's size: distinct FINESS numbers (a repeated ESSMS counts once)."""
+    return len({structure.finess for structure in structures})
+
+
+def grappe_region(structures: Iterable[StructureInput], referential: Referential) -> str | None:
+    """The region holding most of the grappe's distinct ESSMS (domain.md §3).
+
+    ESSMS in a département without an ARS (region None) or an unknown département do not count.
+    A tie goes to the tied region whose first ESSMS appears first in the list: in the portal that
+    is the order in which ESSMS joined the grappe, so the answer is stable and explainable.
+    """
+    counts: dict[str, int] = {}
+    seen: set[str] = set()
+    for structure in structures:
+        if structure.finess in seen:  # a repeated ESSMS counts once, where first listed
+            continue
+        seen.add(structure.finess)
+        region = referential.departments.get(structure.department)
+        if region is not None:
+            counts[region] = counts.get(region, 0) + 1
+    if not counts:
+        return None
+    # dicts keep first-insertion order and max() returns the first maximum it meets.
+    return max(counts, key=lambda code: counts[code])
+
+
+def regional_minimum(
+    region: str | None, *, parameters: CampaignParameters, referential: Referential
+) -> int:
+    """The minimum size of a grappe in a regional call: reduced in Corse and overseas."""
+    if region in referential.reduced_minimum_regions:
+        return parameters.reduced_min_essms
+    return parameters.regional_min_essms
+
+
+def too_small_issue(count: int, minimum: int, *, where: str, hint: str = "") -> Issue:
+    """GRAPPE_TOO_SMALL, worded for the call or region concerned."""
+    return Issue(
+        "GRAPPE_TOO_SMALL",
+        f"{where} doit compter au moins {minimum} ESSMS ; celle-ci en compte {count}.{hint}",
+    )
+
+
+def national_size_issues(count: int, *, parameters: CampaignParameters) -> list[Issue]:
+    """National call: at least ``national_min_essms`` ESSMS; no region check."""
+    if count >= parameters.national_min_essms:
+        return []
+    return [
+        too_small_issue(
+            count,
+            parameters.national_min_essms,
+            where="Une grappe de l'appel national",
+            hint=" Une grappe plus petite répond à l'appel régional de son ARS.",
         )
+    ]
+
+
+def regional_size_issues(
+    count: int,
+    region: str | None,
+    *,
+    parameters: CampaignParameters,
+    referential: Referential,
+) -> list[Issue]:
+    """Regional call: between the (possibly reduced) minimum and ``regional_max_essms``."""
+    minimum = regional_minimum(region, parameters=parameters, referential=referential)
+    if count < minimum:
+        where = "Une grappe"
+        if region in referential.reduced_minimum_regions:
+            where = f"Une grappe de la région {region_label(region or '', referential)}"
+        return [too_small_issue(count, minimum, where=where)]
+    if count > parameters.regional_max_essms:
+        return [
+            Issue(
+                "GRAPPE_TOO_LARGE",
+                f"La grappe compte {count} ESSMS : au-delà de {parameters.regional_max_essms}"
+                " ESSMS, elle doit répondre à l'appel national de la CNSA et non à l'appel"
+                " régional.",
+            )
+        ]
+    return []
+
+
+def region_issues(call: CallInput, region: str | None, *, referential: Referential) -> list[Issue]:
+    """WRONG_REGION: a regional call is answered in the region holding most of the ESSMS."""
+    if region == call.region:
+        return []
+    call_region = region_label(call.region or "", referential)
+    if region is None:
+        message = (
+            "Aucun ESSMS de la grappe n'est situé dans une région couverte par une ARS : la"
+            f" grappe ne peut pas répondre à l'appel de la région {call_region}."
+        )
+    else:
+        majority = region_label(region, referential)
+        message = (
+            f"La plupart des ESSMS de la grappe sont dans la région {majority}, alors que cet"
+            f" appel est celui de la région {call_region} : répondez à l'appel de l'ARS de la"
+            f" région {majority}."
+        )
+    return [Issue("WRONG_REGION", message)]
+
+
+def grappe_issues(
+    call: CallInput,
+    *,
+    count: int,
+    region: str | None,
+    parameters: CampaignParameters,
+    referential: Referential,
+) -> list[Issue]:
+    """Size (and, for a regional call, region) of the grappe against the call's scope."""
+    if call.scope == NATIONAL:
+        return national_size_issues(count, parameters=parameters)
+    return [
+        *regional_size_issues(count, region, parameters=parameters, referential=referential),
+        *region_issues(call, region, referential=referential),
+    ]
+
+
+# --------------------------------------------------------------------------------------------
+# Total and tranches
+# --------------------------------------------------------------------------------------------
+
+
+def tranches(total: int, parameters: CampaignParameters) -> tuple[Tranche, Tranche]:
+    """First tranche at the convention's signature (rounded down), the rest on usage targets."""
+    first = total * parameters.first_tranche_percent // 100
+    return (Tranche(FIRST_TRANCHE_LABEL, first), Tranche(SECOND_TRANCHE_LABEL, total - first))
+
+
+def compute_quote(
+    request: QuoteRequest, *, parameters: CampaignParameters, referential: Referential
+) -> QuoteResult:
+    """Compute the funding quote of a grappe's application.
+
+    Errors block (``eligible`` is False); warnings never do. Errors come in this order: ESSMS
+    lines, hardware, procurement, steering, then the grappe's size and region.
+    """
+    lines, errors = structure_lines(request, parameters=parameters, referential=referential)
+    hardware = hardware_grants(request, parameters=parameters)
+    procurement = procurement_grant(request, parameters=parameters)
+    steering = steering_grant(request, parameters=parameters)
+    grants = [*hardware.values(), procurement, steering]
+    errors += [issue for grant in grants for issue in grant.errors]
+    warnings = [issue for grant in grants for issue in grant.warnings]
+
+    count = essms_count(request.structures)
+    region = grappe_region(request.structures, referential)
+    errors += grappe_issues(
+        request.call, count=count, region=region, parameters=parameters, referential=referential
     )
+
     supports = Supports(
-        hardware=sum(hardware.values()),
-        procurement=procurement,
-        steering=steering,
-        hardware_by_gestionnaire=hardware,
+        hardware=sum(grant.amount for grant in hardware.values()),
+        procurement=procurement.amount,
+        steering=steering.amount,
+        hardware_by_gestionnaire={finess: grant.amount for finess, grant in hardware.items()},
     )
-    total = sum(line.amount for line in lines) + supports.hardware + procurement + steering
+    total = (
+        sum(line.amount for line in lines)
+        + supports.hardware
+        + supports.procurement
+        + supports.steering
+    )
     return QuoteResult(
         eligible=not errors,
         errors=tuple(errors),
@@ -481,5 +764,5 @@ def compute_quote(
         total=total,
         tranches=tranches(total, parameters),
         grappe_region=region,
-        essms_count=essms_count,
+        essms_count=count,
     )

@@ -6,6 +6,7 @@ are read through their attributes only.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -121,10 +122,15 @@ def quote_request_for(*, application: Any) -> QuoteRequest:
     )
 
 
-def quote_for(application: Any) -> QuoteResult:
-    """The funding quote of an application under its campaign's parameters."""
+def quote_for(application: Any, *, requests: SupportRequests | None = None) -> QuoteResult:
+    """The funding quote of an application under its campaign's parameters.
+
+    ``requests`` replaces the saved support requests: the live quote of a form being typed."""
+    request = quote_request_for(application=application)
+    if requests is not None:
+        request = replace(request, requests=requests)
     return compute_quote(
-        quote_request_for(application=application),
+        request,
         parameters=campaign_parameters(campaign=application.call.campaign),
         referential=referential_from_db(),
     )

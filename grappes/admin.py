@@ -137,3 +137,11 @@ class GrappeOrganisationAdmin(admin.ModelAdmin):
     list_filter = (("confirmed_at", admin.EmptyFieldListFilter),)
     search_fields = ("grappe__name", "organisation__name", "organisation__finess")
     autocomplete_fields = ("grappe", "organisation", "confirmed_by")
+
+
+@admin.register(models.GrappeInvitation)
+class GrappeInvitationAdmin(admin.ModelAdmin):
+    list_display = ("email", "grappe", "created_at", "expires_at", "accepted_at")
+    list_filter = (("accepted_at", admin.EmptyFieldListFilter),)
+    search_fields = ("email", "grappe__name")
+    readonly_fields = ("token",)

@@ -399,3 +399,36 @@ class GrappeMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.structure} — {self.get_project_type_display()}"
+
+
+class GrappeInvitation(models.Model):
+    """An invitation, by e-mail, for another gestionnaire to join a grappe (valid 14 days)."""
+
+    grappe = models.ForeignKey(Grappe, on_delete=models.CASCADE, related_name="invitations")
+    email = models.EmailField("adresse invitée")
+    token = models.CharField("jeton", max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="invité par",
+    )
+    created_at = models.DateTimeField("envoyée le", auto_now_add=True)
+    expires_at = models.DateTimeField("expire le")
+    accepted_at = models.DateTimeField("acceptée le", null=True, blank=True)
+    accepted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="acceptée par",
+    )
+
+    class Meta:
+        verbose_name = "invitation à une grappe"
+        verbose_name_plural = "invitations aux grappes"
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"Invitation de {self.email} dans {self.grappe}"

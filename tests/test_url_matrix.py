@@ -6,11 +6,18 @@ an allauth page listed in ACCOUNT_PAGES); a new URL without an expectation fails
 
 from __future__ import annotations
 
-import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+import datetime
 
+import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from applications.models import Attachment
 from applications.workflow import Action, transition
 from essms_portal.accounts.models import Role
+from grappes.models import GrappeInvitation
 from tests.applications.helpers import ars, submitted_dossier
 from tests.factories import OrganisationFactory, UserFactory, confirmed_member
 
@@ -109,6 +116,63 @@ EXPECTED["applications:act"] = (
     },
 )
 
+BACK_OFFICE = ("instructeur", "other_instructeur", "valideur", "cnsa", "administrator")
+
+
+def _applicant(method: str, own: int, other: int = 404) -> tuple[str, dict[str, int]]:
+    """Applicant pages: the dossier's gestionnaire, 404 for another one, 403 for back office."""
+    return method, {
+        "anonymous": LOGIN,
+        "own_gestionnaire": own,
+        "other_gestionnaire": other,
+        **dict.fromkeys(BACK_OFFICE, 403),
+    }
+
+
+EXPECTED.update(
+    {
+        "organisations:home": (
+            "get",
+            {
+                "anonymous": LOGIN,
+                "own_gestionnaire": 200,
+                "other_gestionnaire": 200,
+                **dict.fromkeys(BACK_OFFICE, 302),
+            },
+        ),
+        "organisations:join": _applicant("get", 200, 200),
+        "organisations:detail": _applicant("get", 200),
+        "organisations:member_confirm": _applicant("post", 302),
+        "organisations:grappe_create": _applicant("get", 200),
+        "organisations:grappe": _applicant("get", 200),
+        "organisations:membership_remove": _applicant("post", 302),
+        "organisations:invitation": _applicant("get", 200, 200),  # the token is the secret
+        "dossiers:create": _applicant("get", 200),
+        "dossiers:detail": _applicant("get", 200),
+        "dossiers:quote": _applicant("post", 200),
+        "dossiers:upload": _applicant("post", 302),
+        "dossiers:submit": _applicant("post", 302),
+        "dossiers:receipt": _applicant("get", 200),
+        "dossiers:message": _applicant("post", 302),
+        "dossiers:answer": _applicant("post", 302),
+        "dossiers:withdraw": _applicant("post", 302),
+        # Files are served to the dossier's applicants and to its back-office scope only.
+        "dossiers:download": (
+            "get",
+            {
+                "anonymous": LOGIN,
+                "own_gestionnaire": 200,
+                "other_gestionnaire": 404,
+                "instructeur": 200,
+                "other_instructeur": 404,
+                "valideur": 200,
+                "cnsa": 200,
+                "administrator": 200,
+            },
+        ),
+    }
+)
+
 # allauth's own pages: public entry points or the user's own account, never another's data.
 ACCOUNT_PAGES = {
     "account_signup",
@@ -172,7 +236,50 @@ def world():
         "cnsa": UserFactory(role=Role.CNSA_AGENT),
         "administrator": UserFactory(role=Role.ADMINISTRATOR, is_staff=True, is_superuser=True),
     }
+    organisation = application.grappe.porteur
+    member = organisation.members.get(user=porteur)
+    invitation = GrappeInvitation.objects.create(
+        grappe=application.grappe,
+        email="invite@example.fr",
+        token="jeton-secret",
+        invited_by=porteur,
+        expires_at=timezone.now() + datetime.timedelta(days=14),
+    )
+    attachment = Attachment.objects.create(
+        application=application,
+        kind="convention",
+        file=default_storage.save("tests/convention.pdf", ContentFile(b"%PDF-1.4 test")),
+        original_name="convention.pdf",
+        content_type="application/pdf",
+        size=13,
+        uploaded_by=porteur,
+    )
+    membership = application.grappe.memberships.first()
     kwargs = {
+        "organisations:detail": {"pk": organisation.pk},
+        "organisations:member_confirm": {"pk": organisation.pk, "member_pk": member.pk},
+        "organisations:grappe_create": {"pk": organisation.pk},
+        "organisations:grappe": {"pk": application.grappe_id},
+        "organisations:membership_remove": {
+            "pk": application.grappe_id,
+            "membership_pk": membership.pk,
+        },
+        "organisations:invitation": {"token": invitation.token},
+        "dossiers:create": {"grappe_pk": application.grappe_id},
+        "dossiers:download": {"pk": application.pk, "attachment_pk": attachment.pk},
+        **{
+            name: {"pk": application.pk}
+            for name in (
+                "dossiers:detail",
+                "dossiers:quote",
+                "dossiers:upload",
+                "dossiers:submit",
+                "dossiers:receipt",
+                "dossiers:message",
+                "dossiers:answer",
+                "dossiers:withdraw",
+            )
+        },
         "applications:review": {"pk": application.pk},
         "applications:ranking": {"pk": application.call_id},
         "applications:act": {"pk": application.pk, "action": "take"},
@@ -190,6 +297,9 @@ def test_role_url_matrix(client, world, name, actor):
         client.force_login(users[actor])
     url = reverse(name, kwargs=kwargs.get(name))
     response = getattr(client, method)(url)
+    if response.streaming:
+        b"".join(response.streaming_content)
+        response.close()
     assert response.status_code == expected[actor], (name, actor)
     if response.status_code == LOGIN and actor == "anonymous":
         assert "/comptes/login/" in response["Location"]

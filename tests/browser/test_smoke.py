@@ -9,7 +9,10 @@ from django.core.management import call_command
 from applications.demo import DEMO_PASSWORD
 from applications.models import Application
 
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+]
 
 
 def _serious_violations(page) -> list[str]:

@@ -8,30 +8,56 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.funding.rules_builders import finess
+from essms_portal.identifiers import finess_with_key
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-GESTIONNAIRE = "010000016"
+GESTIONNAIRE = finess_with_key("75000000")
+OUTPUT_KEYS = ["eligible", "errors", "warnings", "structures", "supports", "total", "tranches"]
+LINE_KEYS = [
+    "finess",
+    "amount",
+    "base_amount",
+    "project",
+    "category",
+    "casf_item",
+    "region",
+    "eligible_share",
+    "eligible",
+]
 
 
-def _run(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "essms_portal.settings.test"}
-    return subprocess.run(
+def run(*args: str, stdin: str | bytes = "") -> subprocess.CompletedProcess[str]:
+    """``python manage.py funding_quote ARGS`` with the test settings and no database at hand."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "essms_portal.settings.test",
+        # A database that cannot exist: the command must not need one.
+        "DATABASE_URL": "postgres://nobody:nothing@127.0.0.1:1/none",
+        "PYTHONIOENCODING": "utf-8",
+    }
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    completed = subprocess.run(
         [sys.executable, "manage.py", "funding_quote", *args],
-        input=stdin,
+        input=data,
         capture_output=True,
-        text=True,
         cwd=ROOT,
         env=env,
-        timeout=60,
+        timeout=120,
         check=False,
+    )
+    return subprocess.CompletedProcess(
+        completed.args,
+        completed.returncode,
+        completed.stdout.decode("utf-8"),
+        completed.stderr.decode("utf-8"),
     )
 
 
-def _payload(count: int = 15, **requests: object) -> dict[str, object]:
-    structures = [
+def payload(count: int = 15, **requests: object) -> dict[str, object]:
+    """A regional grappe of ``count`` Paris EHPAD, the first one at 60 % eligible."""
+    structures: list[dict[str, object]] = [
         {
-            "finess": finess(i),
+            "finess": finess_with_key(f"75{i:06d}"),
             "category": "500",
             "department": "75",
             "gestionnaire": GESTIONNAIRE,
@@ -49,61 +75,96 @@ def _payload(count: int = 15, **requests: object) -> dict[str, object]:
     }
 
 
+def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
+    """Exit 2, nothing on stdout, one line on stderr naming the problem, no traceback."""
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert fragment in result.stderr
+
+
 def test_eligible_quote_on_stdin():
-    result = _run("-", stdin=json.dumps(_payload()))
+    result = run("-", stdin=json.dumps(payload()))
     assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
-    assert set(output) == {
-        "eligible",
-        "errors",
-        "warnings",
-        "structures",
-        "supports",
-        "total",
-        "tranches",
-    }
+    assert list(output) == OUTPUT_KEYS
     assert output["eligible"] is True
-    assert output["structures"][0]["amount"] == 15_000
+    assert output["errors"] == [] and output["warnings"] == []
+    assert [list(line) for line in output["structures"]] == [LINE_KEYS] * 15
+    first = output["structures"][0]
+    assert (first["amount"], first["base_amount"], first["eligible_share"]) == (
+        15_000,
+        25_000,
+        "0.6",
+    )
+    assert (first["casf_item"], first["region"]) == ("6°", "11")
     assert output["supports"] == {"hardware": 0, "procurement": 15_000, "steering": 50_000}
     assert output["total"] == 15_000 + 14 * 25_000 + 65_000
     assert [t["amount"] for t in output["tranches"]] == [215_000, 215_000]
+    assert all(isinstance(t["amount"], int) for t in output["tranches"])
+
+
+def test_output_is_indented_utf8_json():
+    result = run("-", stdin=json.dumps(payload()))
+    assert result.stdout.startswith('{\n  "eligible": true,')
+    assert "Première tranche" in result.stdout  # ensure_ascii=False: no \u00e8 escapes
 
 
 def test_ineligible_quote_still_exits_0_from_a_file(tmp_path):
     path = tmp_path / "grappe.json"
-    path.write_text(json.dumps(_payload(count=14)), encoding="utf-8")
-    result = _run(str(path))
-    assert result.returncode == 0
+    path.write_text(json.dumps(payload(count=14)), encoding="utf-8")
+    result = run(str(path))
+    assert result.returncode == 0, result.stderr
     output = json.loads(result.stdout)
     assert output["eligible"] is False
-    assert output["errors"][0]["code"] == "GRAPPE_TOO_SMALL"
-    assert output["errors"][0]["finess"] is None
+    assert output["errors"] == [
+        {
+            "code": "GRAPPE_TOO_SMALL",
+            "message": "Une grappe doit compter au moins 15 ESSMS ; celle-ci en compte 14.",
+            "finess": None,
+        }
+    ]
+
+
+def test_a_file_with_a_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "grappe.json"
+    path.write_text(json.dumps(payload()), encoding="utf-8-sig")
+    assert run(str(path)).returncode == 0
 
 
 def test_capped_request_is_a_warning():
-    output = json.loads(_run("-", stdin=json.dumps(_payload(steering=150_000))).stdout)
+    result = run("-", stdin=json.dumps(payload(steering=150_000)))
+    output = json.loads(result.stdout)
+    assert output["eligible"] is True
     assert output["supports"]["steering"] == 100_000
-    assert output["warnings"][0]["code"] == "CAPPED"
+    assert [w["code"] for w in output["warnings"]] == ["CAPPED"]
+    assert "150\u202f000\u00a0€" in output["warnings"][0]["message"]
 
 
-def test_not_json_exits_2_with_one_line_and_no_traceback():
-    result = _run("-", stdin="{ceci n'est pas du JSON")
-    assert result.returncode == 2
-    assert result.stdout == ""
-    assert len(result.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in result.stderr
+def test_not_json_exits_2():
+    assert_one_line_error(run("-", stdin="{ceci n'est pas du JSON"), "JSON")
 
 
-def test_wrong_shape_exits_2():
-    payload = _payload()
-    payload["call"] = {"scope": "departmental", "year": 2023}
-    result = _run("-", stdin=json.dumps(payload))
-    assert result.returncode == 2
-    assert "call.scope" in result.stderr
-    assert "Traceback" not in result.stderr
+def test_not_utf8_exits_2():
+    assert_one_line_error(run("-", stdin=b"\xff\xfe{}"), "UTF-8")
+
+
+def test_wrong_shape_exits_2_naming_the_path():
+    data = payload()
+    data["call"] = {"scope": "departmental", "year": 2023}
+    assert_one_line_error(run("-", stdin=json.dumps(data)), "call.scope")
+
+
+def test_wrong_type_deep_in_the_input_exits_2():
+    data = payload()
+    data["structures"][3]["finess"] = 750000036  # type: ignore[index]
+    assert_one_line_error(run("-", stdin=json.dumps(data)), "structures[3].finess")
 
 
 def test_missing_file_exits_2(tmp_path):
-    result = _run(str(tmp_path / "absent.json"))
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
+    assert_one_line_error(run(str(tmp_path / "absent.json")), "introuvable")
+
+
+def test_a_directory_exits_2(tmp_path):
+    assert_one_line_error(run(str(tmp_path)), "dossier")

@@ -1,52 +1,86 @@
-"""``python manage.py funding_quote FILE``: the public funding simulator (JSON in, JSON out).
+"""``python manage.py funding_quote FILE``: the funding simulator (JSON in, JSON out).
 
-Exit 0 when a quote was computed (eligible or not); exit 2 with one line on stderr when the
-input cannot be read, is not JSON, or is not of the contract's shape. Needs no database.
+The quote uses the campaign defaults (``CampaignParameters()``) and the referential of
+``grappes/referential_data.py``, so it needs no database. Exit 0 when a quote was computed
+(eligible or not); exit 2 with one line on stderr and no traceback when the input cannot be read,
+is not JSON, or is not of the contract's shape (docs/funding-rules.md).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from funding.quote_input import QuoteInputError, known_regions, parse_quote_input, result_to_json
-from funding.referential import default_referential
+from funding.quote_input import QuoteInputError, parse_quote_input, result_to_json
+from funding.referential import default_referential, default_region_codes
 from funding.rules import CampaignParameters, compute_quote
+
+STDIN = "-"
+EXIT_INPUT_ERROR = 2
+
+
+def read_error_message(path: str, error: Exception) -> str:
+    """Why a file could not be read, in plain French."""
+    if isinstance(error, FileNotFoundError):
+        return f"le fichier « {path} » est introuvable"
+    if isinstance(error, IsADirectoryError):
+        return f"« {path} » est un dossier, pas un fichier"
+    if isinstance(error, PermissionError):
+        return f"le fichier « {path} » ne peut pas être lu (accès refusé)"
+    if isinstance(error, UnicodeDecodeError):
+        return f"« {path} » n'est pas un texte encodé en UTF-8"
+    return f"le fichier « {path} » ne peut pas être lu ({error.__class__.__name__})"
+
+
+def read_stdin() -> str:
+    """Standard input as UTF-8 text (bytes when available, so a BOM or bad bytes are caught)."""
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # replaced by a text stream, e.g. in call_command tests
+        return sys.stdin.read().removeprefix("\ufeff")
+    return bytes(raw.read()).decode("utf-8-sig")
 
 
 class Command(BaseCommand):
-    help = "Calcule un devis de financement à partir d'un fichier JSON (« - » : entrée standard)."
+    help = (
+        "Calcule un devis de financement ESMS numérique à partir d'un fichier JSON "
+        "(« - » : entrée standard) et l'affiche en JSON."
+    )
+    # Pure computation: no system checks, no migration check, no database.
     requires_system_checks: list[str] = []
     requires_migrations_checks = False
 
     def add_arguments(self, parser: CommandParser) -> None:
+        """One positional argument: the input file, or ``-`` for standard input."""
         parser.add_argument("file", help="fichier JSON d'entrée, ou « - » pour l'entrée standard")
 
-    def _fail(self, message: str) -> None:
-        """One line on stderr, exit code 2, no traceback."""
-        self.stderr.write(f"funding_quote : {message}")
-        sys.exit(2)
+    def fail(self, message: str) -> NoReturn:
+        """One line on stderr and exit code 2: a user's input error, never a traceback."""
+        # Values quoted from the input could hold line breaks: keep the promise of one line.
+        self.stderr.write("funding_quote : " + " ".join(message.splitlines()))
+        sys.exit(EXIT_INPUT_ERROR)
 
-    def _read(self, path: str) -> str:
+    def read_input(self, path: str) -> str:
+        """The input text from the file or from standard input (a BOM is tolerated)."""
+        name = "entrée standard" if path == STDIN else path
         try:
-            if path == "-":
-                return sys.stdin.read()
-            with open(path, encoding="utf-8") as handle:
+            if path == STDIN:
+                return read_stdin()
+            with open(path, encoding="utf-8-sig") as handle:
                 return handle.read()
         except (OSError, UnicodeDecodeError) as error:
-            self._fail(f"lecture impossible de « {path} » : {error.__class__.__name__}")
-            raise AssertionError("unreachable") from error
+            self.fail(read_error_message(name, error))
 
     def handle(self, *args: Any, **options: Any) -> None:
-        text = self._read(options["file"])
-        referential = default_referential()
+        """Read, check, compute, print; exit 2 on an unreadable or malformed input."""
+        text = self.read_input(options["file"])
         try:
-            request = parse_quote_input(text, regions=known_regions(referential.departments))
+            request = parse_quote_input(text, regions=default_region_codes())
         except QuoteInputError as error:
-            self._fail(str(error))
-            return
-        result = compute_quote(request, parameters=CampaignParameters(), referential=referential)
+            self.fail(str(error))
+        result = compute_quote(
+            request, parameters=CampaignParameters(), referential=default_referential()
+        )
         self.stdout.write(json.dumps(result_to_json(result), ensure_ascii=False, indent=2))

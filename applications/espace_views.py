@@ -1,0 +1,343 @@
+"""Applicant pages for dossiers: edit with a live quote, attachments, submission, receipt,
+timeline, messages, complements, withdrawal. Every dossier is loaded through
+``applications_visible_to`` so another organisation's dossier is a 404."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, cast
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from essms_portal.accounts.models import User
+from funding.rules import SupportRequests
+from funding.services import quote_for
+from grappes.espace_views import applicant_required
+from grappes.models import Organisation
+from grappes.selectors import grappe_for_member, is_confirmed_member
+
+from . import services
+from .forms import (
+    ApplicationForm,
+    AttachmentForm,
+    ComplementAnswerForm,
+    CreateApplicationForm,
+    MessageForm,
+    VersionedForm,
+)
+from .models import Application, Attachment
+from .selectors import applications_visible_to, calls_open
+from .workflow import Action, TransitionError, transition
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _dossier(request: HttpRequest, pk: int) -> Application:
+    """A dossier of the user's grappes, or 404."""
+    try:
+        return (
+            applications_visible_to(_user(request))
+            .select_related("grappe__porteur", "call__campaign", "call__region")
+            .get(pk=pk)
+        )
+    except Application.DoesNotExist:
+        raise Http404("Dossier introuvable.") from None
+
+
+def _organisations(application: Application) -> list[Organisation]:
+    return list(
+        Organisation.objects.filter(grappe_participations__grappe=application.grappe).order_by(
+            "name"
+        )
+    )
+
+
+def _application_form(application: Application, data: Any = None) -> ApplicationForm:
+    initial: dict[str, Any] = {
+        "version": application.version,
+        "procurement": int(application.requested_procurement),
+        "steering": int(application.requested_steering),
+        "justification": application.justification,
+    }
+    for request in application.hardware_requests.all():
+        initial[f"hardware_{request.organisation_id}"] = int(request.amount)
+    return ApplicationForm(data, initial=initial, organisations=_organisations(application))
+
+
+def _requests_from(form: ApplicationForm, application: Application) -> SupportRequests:
+    """Support requests typed in the form (even with errors), for the live quote."""
+
+    def number(name: str) -> int:
+        try:
+            return int(Decimal(str(form.data.get(name) or 0)))
+        except (ArithmeticError, ValueError):
+            return 0
+
+    return SupportRequests(
+        hardware={
+            o.finess: number(f"hardware_{o.pk}")
+            for o in form.organisations
+            if number(f"hardware_{o.pk}")
+        },  # type: ignore[attr-defined]
+        procurement=number("procurement"),
+        steering=number("steering"),
+    )
+
+
+@applicant_required
+def application_create(request: HttpRequest, grappe_pk: int) -> HttpResponse:
+    """Open a dossier for the grappe on an open call."""
+    grappe = grappe_for_member(user=_user(request), pk=grappe_pk)
+    form = CreateApplicationForm(request.POST or None, calls=calls_open())
+    if request.method == "POST" and form.is_valid():
+        try:
+            application = services.application_create(
+                grappe=grappe, call=form.cleaned_data["call"], by=_user(request)
+            )
+        except services.ReviewError as error:
+            form.add_error("call", str(error))
+        else:
+            return redirect("dossiers:detail", pk=application.pk)
+    return render(
+        request,
+        "espace/application_create.html",
+        {"title": "Nouveau dossier", "form": form, "grappe": grappe},
+    )
+
+
+def _context(request: HttpRequest, application: Application, **extra: Any) -> dict[str, Any]:
+    user = _user(request)
+    form = extra.pop("form", None) or _application_form(application)
+    quote = extra.pop("quote", None) or quote_for(application)
+    return {
+        "title": f"Dossier n° {application.pk}",
+        "application": application,
+        "form": form,
+        "quote": quote,
+        "editable": services.application_is_editable(application),
+        "attachment_form": extra.pop("attachment_form", None)
+        or AttachmentForm(memberships=application.grappe.memberships.select_related("structure")),
+        "attachments": application.attachments.select_related("membership__structure"),
+        "missing": services.missing_attachments(application),
+        "unconfirmed": application.grappe.organisations.filter(
+            confirmed_at__isnull=True
+        ).select_related("organisation"),
+        "can_submit": is_confirmed_member(user=user, organisation=application.grappe.porteur),
+        "log": application.log_entries.order_by("id"),
+        "messages_list": application.messages.select_related("author"),
+        "message_form": MessageForm(),
+        "complement": application.complement_requests.filter(answered_at__isnull=True).first(),
+        "answer_form": ComplementAnswerForm(initial={"version": application.version}),
+        "submit_form": VersionedForm(initial={"version": application.version}),
+        **extra,
+    }
+
+
+@applicant_required
+def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The dossier page; POST saves the requests (kept even when the quote has errors)."""
+    application = _dossier(request, pk)
+    if request.method == "POST":
+        form = _application_form(application, request.POST)
+        if form.is_valid():
+            if form.cleaned_data["version"] != application.version:
+                messages.error(
+                    request,
+                    "Ce dossier a été modifié entre-temps : vérifiez les "
+                    "montants affichés puis enregistrez à nouveau.",
+                )
+                return redirect("dossiers:detail", pk=application.pk)
+            try:
+                services.application_update(
+                    application=application,
+                    by=_user(request),
+                    procurement=form.cleaned_data["procurement"],
+                    steering=form.cleaned_data["steering"],
+                    justification=form.cleaned_data["justification"],
+                    hardware=form.hardware(),
+                )
+            except services.ReviewError as error:
+                messages.error(request, str(error))
+            else:
+                messages.success(request, "Dossier enregistré.")
+            return redirect("dossiers:detail", pk=application.pk)
+        quote = quote_for(application, requests=_requests_from(form, application))
+        return render(
+            request,
+            "espace/application.html",
+            _context(request, application, form=form, quote=quote),
+            status=400,
+        )
+    return render(request, "espace/application.html", _context(request, application))
+
+
+@applicant_required
+@require_POST
+def live_quote(request: HttpRequest, pk: int) -> HttpResponse:
+    """The quote of the values being typed (HTML fragment), without saving anything."""
+    application = _dossier(request, pk)
+    form = _application_form(application, request.POST)
+    quote = quote_for(application, requests=_requests_from(form, application))
+    return render(request, "espace/_quote.html", {"quote": quote})
+
+
+@applicant_required
+@require_POST
+def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _dossier(request, pk)
+    if not services.application_is_editable(application):
+        messages.error(
+            request,
+            "Ce dossier est déposé : ajoutez vos pièces en réponse à une demande de compléments.",
+        )
+        return redirect("dossiers:detail", pk=pk)
+    form = AttachmentForm(
+        request.POST,
+        request.FILES,
+        memberships=application.grappe.memberships.select_related("structure"),
+    )
+    if not form.is_valid():
+        messages.error(request, "La pièce n'a pas été ajoutée : voir l'erreur sous le champ.")
+        return render(
+            request,
+            "espace/application.html",
+            _context(request, application, attachment_form=form),
+            status=400,
+        )
+    try:
+        services.attachment_add(
+            application=application,
+            by=_user(request),
+            kind=form.cleaned_data["kind"],
+            upload=form.cleaned_data["file"],
+            membership=form.cleaned_data["membership"],
+        )
+    except ValidationError as error:
+        form.add_error("file", error)
+        return render(
+            request,
+            "espace/application.html",
+            _context(request, application, attachment_form=form),
+            status=400,
+        )
+    messages.success(request, "Pièce ajoutée.")
+    return redirect("dossiers:detail", pk=pk)
+
+
+@require_GET
+def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
+    """Serve a private file after loading its dossier through the user's scope."""
+    from .selectors import applications_reviewable_by
+
+    user = _user(request)
+    scope = (
+        applications_visible_to(user)
+        if user.role == "gestionnaire"
+        else applications_reviewable_by(user)
+    )
+    application = get_object_or_404(scope, pk=pk)
+    attachment = get_object_or_404(Attachment, application=application, pk=attachment_pk)
+    response = FileResponse(
+        default_storage.open(attachment.file.name, "rb"),
+        content_type=attachment.content_type,
+        as_attachment=True,
+        filename=attachment.original_name,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@applicant_required
+@require_POST
+def submit(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _dossier(request, pk)
+    form = VersionedForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Rechargez la page avant de déposer le dossier.")
+        return redirect("dossiers:detail", pk=pk)
+    try:
+        services.application_submit(
+            application=application,
+            by=_user(request),
+            expected_version=form.cleaned_data["version"],
+        )
+    except (TransitionError, services.ReviewError) as error:
+        messages.error(request, getattr(error, "message", str(error)))
+        return redirect("dossiers:detail", pk=pk)
+    messages.success(request, "Dossier déposé. Votre récépissé est disponible ci-dessous.")
+    return redirect("dossiers:receipt", pk=pk)
+
+
+@applicant_required
+@require_GET
+def receipt(request: HttpRequest, pk: int) -> HttpResponse:
+    """A printable deposit receipt with the submission date and a summary."""
+    application = _dossier(request, pk)
+    if application.submitted_at is None:
+        raise Http404("Ce dossier n'a pas encore été déposé.")
+    return render(
+        request,
+        "espace/receipt.html",
+        {
+            "title": f"Récépissé de dépôt — dossier n° {application.pk}",
+            "application": application,
+            "quote": quote_for(application),
+            "memberships": application.grappe.memberships.select_related("structure"),
+            "attachments": application.attachments.all(),
+        },
+    )
+
+
+@applicant_required
+@require_POST
+def post_message(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _dossier(request, pk)
+    form = MessageForm(request.POST)
+    if form.is_valid():
+        services.message_post(
+            application=application, by=_user(request), text=form.cleaned_data["text"]
+        )
+        messages.success(request, "Message envoyé.")
+    else:
+        messages.error(request, "Le message est vide.")
+    return redirect("dossiers:detail", pk=pk)
+
+
+@applicant_required
+@require_POST
+def answer_complement(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _dossier(request, pk)
+    complement = application.complement_requests.filter(answered_at__isnull=True).first()
+    form = ComplementAnswerForm(request.POST)
+    if complement is None or not form.is_valid():
+        messages.error(request, "Saisissez votre réponse à la demande de compléments.")
+        return redirect("dossiers:detail", pk=pk)
+    try:
+        services.complement_answer(
+            request=complement, by=_user(request), answer=form.cleaned_data["answer"]
+        )
+    except TransitionError as error:
+        messages.error(request, error.message)
+        return redirect("dossiers:detail", pk=pk)
+    messages.success(request, "Réponse envoyée : le dossier repart en instruction.")
+    return redirect("dossiers:detail", pk=pk)
+
+
+@applicant_required
+@require_POST
+def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    application = _dossier(request, pk)
+    try:
+        transition(application, action=Action.WITHDRAW, by=_user(request))
+    except TransitionError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Dossier retiré.")
+    return redirect("dossiers:detail", pk=pk)

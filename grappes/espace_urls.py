@@ -1,0 +1,26 @@
+"""Applicant URLs for organisations and grappes."""
+
+from django.urls import path
+
+from . import espace_views as views
+
+app_name = "organisations"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("organisations/rattacher/", views.organisation_join, name="join"),
+    path("organisations/<int:pk>/", views.organisation_detail, name="detail"),
+    path(
+        "organisations/<int:pk>/membres/<int:member_pk>/confirmer/",
+        views.member_confirm,
+        name="member_confirm",
+    ),
+    path("organisations/<int:pk>/grappes/nouvelle/", views.grappe_create, name="grappe_create"),
+    path("grappes/<int:pk>/", views.grappe_detail, name="grappe"),
+    path(
+        "grappes/<int:pk>/etablissements/<int:membership_pk>/retirer/",
+        views.membership_remove,
+        name="membership_remove",
+    ),
+    path("invitations/<str:token>/", views.invitation, name="invitation"),
+]

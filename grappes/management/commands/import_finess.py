@@ -1,0 +1,72 @@
+"""``python manage.py import_finess PATH``: load the etalab FINESS establishment extract.
+
+Exit codes: 0 when the file was imported (rejected lines are listed, they do not fail the run),
+1 when the file cannot be read, 2 when it is not a FINESS extract (nothing written).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
+
+from grappes.finess_import import NotAFinessExtract, finess_import
+
+NOT_AN_EXTRACT_EXIT_CODE = 2
+
+
+class Command(BaseCommand):
+    help = (
+        "Importe l'extrait FINESS des établissements publié par etalab (data.gouv.fr) : crée ou "
+        "met à jour les établissements et leurs entités juridiques, sans rien changer aux lignes "
+        "identiques."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("path", help="Fichier etalab-cs1100507-stock-AAAAMMJJ-HHMM.csv")
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="Simule l'import et affiche le compte rendu sans rien enregistrer.",
+        )
+        parser.add_argument(
+            "--quiet", action="store_true", help="Sans barre de progression."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        # The bar goes to stderr, only when a person watches the terminal.
+        show_bar = not options["quiet"] and self.stdout.isatty()
+        with tqdm(
+            total=0,
+            unit="o",
+            unit_scale=True,
+            desc="Import FINESS",
+            disable=not show_bar,
+            file=sys.stderr,
+        ) as bar:
+
+            def advance(done: int, total: int) -> None:
+                if total and bar.total != total:
+                    bar.total = total
+                bar.update(done - bar.n)
+
+            try:
+                report = finess_import(
+                    path_or_stream=options["path"],
+                    dry_run=options["dry_run"],
+                    progress=advance,
+                )
+            except NotAFinessExtract as error:
+                raise CommandError(error.message, returncode=NOT_AN_EXTRACT_EXIT_CODE) from None
+            except OSError as error:
+                raise CommandError(
+                    f"Lecture impossible de « {options['path']} » : {error.strerror or error}."
+                ) from None
+        text = report.as_text()
+        style = self.style.SUCCESS if not report.rejected else self.style.WARNING
+        first, _, rest = text.partition("\n")
+        self.stdout.write(style(first))
+        if rest:
+            self.stdout.write(rest)

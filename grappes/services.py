@@ -1,0 +1,265 @@
+"""Write-side services for organisations, structures and grappes (keyword-only, typed).
+
+Each raises ``ServiceError`` with a French message (and the form field it concerns) when the
+request cannot be honoured; nothing is written in that case.
+"""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from essms_portal.accounts.models import User
+from essms_portal.identifiers import finess_error
+from essms_portal.tasks import send_email_task
+
+from .models import (
+    Departement,
+    DuiSolution,
+    FinessCategory,
+    Grappe,
+    GrappeInvitation,
+    GrappeMembership,
+    GrappeOrganisation,
+    Organisation,
+    OrganisationMember,
+    Structure,
+)
+from .selectors import is_confirmed_member, organisation_lookup, structure_lookup
+
+INVITATION_DAYS = 14
+
+
+class ServiceError(Exception):
+    """A refused request; ``field`` names the form field the message belongs to."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def _mail_after_commit(*, subject: str, body: str, recipients: list[str]) -> None:
+    """Queue an e-mail once the current transaction commits (never for a rolled-back write)."""
+    if recipients:
+        transaction.on_commit(
+            lambda: send_email_task.delay(subject=subject, body=body, recipients=recipients)
+        )
+
+
+def organisation_join(*, user: User, finess: str) -> OrganisationMember:
+    """Ask to act for the gestionnaire with this FINESS EJ; pending until confirmed."""
+    finess = finess.strip().upper()
+    message = finess_error(finess)
+    if message:
+        raise ServiceError(message, "finess")
+    organisation = organisation_lookup(finess=finess)
+    if organisation is None:
+        raise ServiceError(
+            "Aucun organisme gestionnaire ne porte ce numéro FINESS juridique dans le "
+            "référentiel. Vérifiez le numéro (il figure sur vos arrêtés d'autorisation).",
+            "finess",
+        )
+    member, created = OrganisationMember.objects.get_or_create(organisation=organisation, user=user)
+    if not created:
+        raise ServiceError("Vous êtes déjà rattaché à cet organisme.", "finess")
+    confirmed = organisation.members.filter(status=OrganisationMember.Status.CONFIRMED)
+    _mail_after_commit(
+        subject=f"Demande de rattachement à {organisation.name}",
+        body=(
+            f"{user.email} demande à agir pour {organisation.name} ({organisation.finess}) "
+            "sur le portail ESMS numérique. Confirmez ou ignorez cette demande depuis votre "
+            "espace."
+        ),
+        recipients=sorted(confirmed.values_list("user__email", flat=True)),
+    )
+    return member
+
+
+def organisation_member_confirm(*, member: OrganisationMember, by: User) -> None:
+    """Confirm a pending member: by a confirmed member of the same organisation or by staff."""
+    if not (by.is_staff or is_confirmed_member(user=by, organisation=member.organisation)):
+        raise ServiceError("Seul un membre confirmé de l'organisme peut confirmer ce rattachement.")
+    if member.status == OrganisationMember.Status.CONFIRMED:
+        return
+    member.status = OrganisationMember.Status.CONFIRMED
+    member.confirmed_by = by
+    member.confirmed_at = timezone.now()
+    member.save(update_fields=["status", "confirmed_by", "confirmed_at"])
+    _mail_after_commit(
+        subject=f"Rattachement confirmé : {member.organisation.name}",
+        body=(
+            f"Votre rattachement à {member.organisation.name} est confirmé : vous pouvez "
+            "désormais déposer des dossiers pour cet organisme."
+        ),
+        recipients=[member.user.email],
+    )
+
+
+def structure_add(
+    *,
+    organisation: Organisation,
+    by: User,
+    finess: str,
+    name: str = "",
+    category: FinessCategory | None = None,
+    departement: Departement | None = None,
+) -> Structure:
+    """Add an ESSMS to the organisation: from the referential when it is there, else by hand
+    (flagged for the reviewer)."""
+    finess = finess.strip().upper()
+    message = finess_error(finess)
+    if message:
+        raise ServiceError(message, "finess")
+    existing = structure_lookup(finess=finess)
+    if existing is not None:
+        if existing.organisation_id != organisation.pk:
+            raise ServiceError(
+                "Cet établissement est rattaché à un autre gestionnaire dans le référentiel "
+                f"FINESS ({existing.organisation.name}).",
+                "finess",
+            )
+        if not existing.eligible:
+            raise ServiceError(
+                "La catégorie de cet établissement "
+                f"({existing.category or existing.category_code}) ne relève pas de l'article "
+                "L312-1 du CASF : il n'est pas éligible.",
+                "finess",
+            )
+        return existing
+    if not (name and category and departement):
+        raise ServiceError(
+            "Cet établissement est absent du référentiel FINESS : saisissez son nom, sa "
+            "catégorie et son département (il sera signalé à l'instructeur).",
+            "name",
+        )
+    if category.casf_item_id is None:
+        raise ServiceError(
+            "Cette catégorie ne relève pas de l'article L312-1 du CASF : "
+            "l'établissement n'est pas éligible.",
+            "category",
+        )
+    return Structure.objects.create(
+        finess=finess,
+        organisation=organisation,
+        name=name,
+        category=category,
+        category_code=category.code,
+        departement=departement,
+        eligible=True,
+        source=Structure.Source.MANUAL,
+    )
+
+
+@transaction.atomic
+def grappe_create(*, porteur: Organisation, by: User, name: str, description: str = "") -> Grappe:
+    """Create a grappe led by ``porteur``; the porteur takes part and is confirmed."""
+    grappe = Grappe.objects.create(
+        name=name, porteur=porteur, description=description, created_by=by
+    )
+    GrappeOrganisation.objects.create(
+        grappe=grappe, organisation=porteur, confirmed_at=timezone.now(), confirmed_by=by
+    )
+    return grappe
+
+
+def grappe_is_locked(grappe: Grappe) -> bool:
+    """A grappe is frozen once one of its dossiers has left the draft stage."""
+    return grappe.applications.exclude(status="draft").exists()
+
+
+def grappe_invite(*, grappe: Grappe, email: str, by: User) -> GrappeInvitation:
+    """Invite a gestionnaire by e-mail; the link is valid 14 days."""
+    if grappe_is_locked(grappe):
+        raise ServiceError(
+            "Le dossier de cette grappe est déposé : elle n'accepte plus de nouveaux membres.",
+            "email",
+        )
+    invitation = GrappeInvitation.objects.create(
+        grappe=grappe,
+        email=email.strip().lower(),
+        token=secrets.token_urlsafe(32),
+        invited_by=by,
+        expires_at=timezone.now() + datetime.timedelta(days=INVITATION_DAYS),
+    )
+    link = reverse("organisations:invitation", args=[invitation.token])
+    _mail_after_commit(
+        subject=f"Invitation à rejoindre la grappe « {grappe.name} »",
+        body=(
+            f"{grappe.porteur.name} vous invite à rejoindre la grappe « {grappe.name} » sur le "
+            f"portail {settings.PORTAL_NAME}. Lien valable {INVITATION_DAYS} jours : {link}"
+        ),
+        recipients=[invitation.email],
+    )
+    return invitation
+
+
+@transaction.atomic
+def grappe_invitation_accept(
+    *, invitation: GrappeInvitation, by: User, organisation: Organisation
+) -> GrappeOrganisation:
+    """Join the grappe with one of the user's organisations."""
+    if invitation.accepted_at is not None:
+        raise ServiceError("Cette invitation a déjà été utilisée.")
+    if invitation.expires_at < timezone.now():
+        raise ServiceError(
+            f"Cette invitation a expiré le {timezone.localtime(invitation.expires_at):%d/%m/%Y}. "
+            "Demandez au porteur de la grappe de vous en envoyer une nouvelle."
+        )
+    if grappe_is_locked(invitation.grappe):
+        raise ServiceError("Le dossier de cette grappe est déjà déposé.")
+    participation, _ = GrappeOrganisation.objects.get_or_create(
+        grappe=invitation.grappe, organisation=organisation
+    )
+    invitation.accepted_at = timezone.now()
+    invitation.accepted_by = by
+    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    return participation
+
+
+def grappe_membership_add(
+    *,
+    grappe: Grappe,
+    structure: Structure,
+    by: User,
+    project_type: str,
+    solution: DuiSolution | None,
+    eligible_share: Decimal,
+) -> GrappeMembership:
+    """Put one of the user's ESSMS in the grappe with its project."""
+    if grappe_is_locked(grappe):
+        raise ServiceError("Le dossier de cette grappe est déposé : ses ESSMS ne changent plus.")
+    if not grappe.organisations.filter(organisation_id=structure.organisation_id).exists():
+        raise ServiceError(
+            "Le gestionnaire de cet établissement ne fait pas partie de la grappe.", "finess"
+        )
+    if GrappeMembership.objects.filter(grappe=grappe, structure=structure).exists():
+        raise ServiceError("Cet établissement fait déjà partie de la grappe.", "finess")
+    if not Decimal(0) < eligible_share <= Decimal(1):
+        raise ServiceError(
+            "La part éligible doit être comprise entre 0 % (exclu) et 100 %.", "eligible_share"
+        )
+    return GrappeMembership.objects.create(
+        grappe=grappe,
+        structure=structure,
+        project_type=project_type,
+        solution=solution,
+        eligible_share=eligible_share,
+    )
+
+
+def grappe_participation_confirm(*, grappe: Grappe, organisation: Organisation, by: User) -> None:
+    """A confirmed member confirms the organisation's participation in the grappe."""
+    if not is_confirmed_member(user=by, organisation=organisation):
+        raise ServiceError(
+            "Seul un membre confirmé de l'organisme peut confirmer sa participation."
+        )
+    GrappeOrganisation.objects.filter(grappe=grappe, organisation=organisation).update(
+        confirmed_at=timezone.now(), confirmed_by=by
+    )
