@@ -31,9 +31,7 @@ class Command(BaseCommand):
             action="store_true",
             help="Simule l'import et affiche le compte rendu sans rien enregistrer.",
         )
-        parser.add_argument(
-            "--quiet", action="store_true", help="Sans barre de progression."
-        )
+        parser.add_argument("--quiet", action="store_true", help="Sans barre de progression.")
 
     def handle(self, *args: Any, **options: Any) -> None:
         # The bar goes to stderr, only when a person watches the terminal.
