@@ -1,4 +1,4 @@
-"""Applicant pages for organisations and grappes: bad input gets a clear message, changes nothing."""
+"""Applicant pages for organisations and grappes: bad input gets a clear message."""
 
 from __future__ import annotations
 
