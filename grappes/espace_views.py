@@ -277,8 +277,10 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     """Accept an invitation to a grappe with one of the user's organisations."""
     user = _user(request)
     invite = selectors.invitation_by_token(token=token)
+    organisations = selectors.organisations_of(user)
+    only = organisations.first() if organisations.count() == 1 else None
     form = AcceptInvitationForm(
-        request.POST or None, organisations=selectors.organisations_of(user)
+        request.POST or None, organisations=organisations, initial={"organisation": only}
     )
     expired = invite.expires_at < timezone.now()
     if request.method == "POST" and form.is_valid():
