@@ -54,3 +54,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("REQUIRE_BROWSER_TESTS") == "1" and _skipped:
         print("\nTests sautés alors que CI les exige :", *_skipped, sep="\n  ")
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def drain(response: Any) -> bytes:
+    """Read a streamed (file) response and close its file without response.close(), which
+    would fire request_finished and close the test's database connection."""
+    content = b"".join(response.streaming_content)
+    for closer in response._resource_closers:
+        closer()
+    response._resource_closers.clear()
+    return content

@@ -19,6 +19,7 @@ from applications.workflow import Action, transition
 from essms_portal.accounts.models import Role
 from grappes.models import GrappeInvitation
 from tests.applications.helpers import ars, submitted_dossier
+from tests.conftest import drain
 from tests.factories import OrganisationFactory, UserFactory, confirmed_member
 
 pytestmark = pytest.mark.django_db
@@ -298,8 +299,7 @@ def test_role_url_matrix(client, world, name, actor):
     url = reverse(name, kwargs=kwargs.get(name))
     response = getattr(client, method)(url)
     if response.streaming:
-        b"".join(response.streaming_content)
-        response.close()
+        drain(response)
     assert response.status_code == expected[actor], (name, actor)
     if response.status_code == LOGIN and actor == "anonymous":
         assert "/comptes/login/" in response["Location"]

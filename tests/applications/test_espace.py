@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from applications.models import Application, Attachment, WorkflowLog
 from essms_portal.uploads import MAX_UPLOAD_BYTES, sanitised_name
+from tests.conftest import drain
 from tests.factories import (
     ApplicationFactory,
     OrganisationFactory,
@@ -92,8 +93,7 @@ def test_upload_name_is_sanitised_and_the_file_served_only_in_scope(client, doss
     url = reverse("dossiers:download", args=[dossier.pk, attachment.pk])
     response = client.get(url)
     assert response.status_code == 200
-    assert b"".join(response.streaming_content) == PDF
-    response.close()
+    assert drain(response) == PDF
     outsider = UserFactory()
     confirmed_member(outsider, OrganisationFactory())
     client.force_login(outsider)
