@@ -57,7 +57,8 @@ def recipients_for(entry: WorkflowLog) -> set[str]:
         application.assignee_id
     ):
         recipients.add(application.assignee.email)  # type: ignore[union-attr]
-    recipients.discard(entry.actor_email)
+    if entry.action != Action.SUBMIT:  # the submitter gets the deposit receipt too
+        recipients.discard(entry.actor_email)
     return recipients
 
 
@@ -69,6 +70,8 @@ def notify_transition(*, entry_id: int) -> None:
     application = entry.application
     status = Status(entry.to_status).label
     subject = f"Dossier n° {application.pk} — {status}"
+    if entry.action == Action.SUBMIT:
+        subject = f"Accusé de dépôt — dossier n° {application.pk}"
     body = (
         f"Bonjour,\n\nLe dossier n° {application.pk} de la grappe « {application.grappe.name} » "
         f"({application.call.name}) est désormais au statut « {status} » "

@@ -15,5 +15,6 @@ urlpatterns = [
     path("instruction/dossiers/<int:pk>/complements/", views.ask_complement, name="ask_complement"),
     path("instruction/dossiers/<int:pk>/proposition/", views.save_proposal, name="save_proposal"),
     path("instruction/dossiers/<int:pk>/action/<str:action>/", views.act, name="act"),
+    path("instruction/dossiers/<int:pk>/messages/", views.post_message, name="post_message"),
     path("instruction/appels/<int:pk>/classement/", views.ranking, name="ranking"),
 ]

@@ -17,7 +17,15 @@ from essms_portal.accounts.models import User
 
 from . import selectors, services
 from .filters import ApplicationQueueFilter
-from .forms import ActionForm, AssignForm, ComplementForm, NoteForm, ProposalForm, ReviewForm
+from .forms import (
+    ActionForm,
+    AssignForm,
+    ComplementForm,
+    MessageForm,
+    NoteForm,
+    ProposalForm,
+    ReviewForm,
+)
 from .models import Application, Call
 from .permissions import can_decide, can_instruct, can_read_private_notes, is_back_office
 from .workflow import Action, Status, TransitionError, available_actions, transition
@@ -110,6 +118,8 @@ def _review_context(request: HttpRequest, application: Application, **forms: Any
         if can_read_private_notes(user, application)
         else [],
         "log": application.log_entries.order_by("id"),
+        "messages_list": application.messages.select_related("author"),
+        "message_form": MessageForm(),
         "complements": application.complement_requests.all(),
         "proposed": application.proposed_amounts.all(),
         "proposed_total": sum(int(p.proposed) for p in application.proposed_amounts.all()),
@@ -307,3 +317,18 @@ def ranking(request: HttpRequest, pk: int) -> HttpResponse:
             "envelope": selectors.call_envelope_use(call=call),
         },
     )
+
+
+@require_POST
+@back_office
+def post_message(request: HttpRequest, pk: int) -> HttpResponse:
+    """A message to the applicant, visible on their dossier page."""
+    application = _instructing(request, pk)
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return _rerender(request, application)
+    services.message_post(
+        application=application, by=_user(request), text=form.cleaned_data["text"]
+    )
+    messages.success(request, "Message envoyé au porteur.")
+    return _back_to(application, "messages")

@@ -85,6 +85,7 @@ EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
 INSTRUCT_POSTS = {
     "applications:assign": 302,
     "applications:add_note": 400,
+    "applications:post_message": 400,
     "applications:save_review": 400,
     "applications:ask_complement": 400,
     "applications:save_proposal": 400,

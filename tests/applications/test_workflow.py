@@ -223,8 +223,9 @@ def test_transitions_email_the_people_concerned(mailoutbox, django_capture_on_co
     confirmed_member(colleague, application.grappe.porteur)
     with django_capture_on_commit_callbacks(execute=True):
         transition(application, action=Action.SUBMIT, by=porteur)
-    assert [m.to for m in mailoutbox] == [["collegue@grappe.fr"]]
-    assert "Déposé" in mailoutbox[0].subject
+    # Every confirmed member, the submitter included: it is their deposit receipt.
+    assert sorted(m.to[0] for m in mailoutbox) == ["collegue@grappe.fr", "porteur@grappe.fr"]
+    assert "Accusé de dépôt" in mailoutbox[0].subject
 
 
 def test_verify_audit_passes_then_detects_an_altered_entry(capsys):
