@@ -145,3 +145,10 @@ class GrappeInvitationAdmin(admin.ModelAdmin):
     list_filter = (("accepted_at", admin.EmptyFieldListFilter),)
     search_fields = ("email", "grappe__name")
     readonly_fields = ("token",)
+
+
+@admin.register(models.GrappeJoinRequest)
+class GrappeJoinRequestAdmin(admin.ModelAdmin):
+    list_display = ("organisation", "grappe", "created_at", "accepted")
+    list_filter = ("accepted",)
+    search_fields = ("organisation__name", "grappe__name")

@@ -23,4 +23,6 @@ urlpatterns = [
         name="membership_remove",
     ),
     path("invitations/<str:token>/", views.invitation, name="invitation"),
+    path("grappes/rejoindre/", views.grappe_join, name="grappe_join"),
+    path("grappes/<int:pk>/adhesions/<int:join_pk>/", views.join_decide, name="join_decide"),
 ]

@@ -200,6 +200,9 @@ def grappe_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ),
             "applications": grappe.applications.select_related("call"),
             "calls": calls_open(),
+            "join_requests": grappe.join_requests.filter(decided_at__isnull=True).select_related(
+                "organisation"
+            ),
             "invitations": grappe.invitations.filter(
                 accepted_at__isnull=True, expires_at__gt=timezone.now()
             ),
@@ -304,3 +307,52 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             "used": invite.accepted_at is not None,
         },
     )
+
+
+@applicant_required
+def grappe_join(request: HttpRequest) -> HttpResponse:
+    """Grappes still open to new members, and a request to join one."""
+    user = _user(request)
+    organisations = selectors.organisations_of(user, confirmed_only=True)
+    if request.method == "POST":
+        grappe = get_object_or_404(
+            selectors.grappes_open_to_join(user=user), pk=request.POST.get("grappe")
+        )
+        organisation = get_object_or_404(organisations, pk=request.POST.get("organisation"))
+        try:
+            services.grappe_join_request(
+                grappe=grappe,
+                organisation=organisation,
+                by=user,
+                message=request.POST.get("message", "")[:2000],
+            )
+        except services.ServiceError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, f"Demande envoyée au porteur de « {grappe.name} ».")
+        return redirect("organisations:grappe_join")
+    return render(
+        request,
+        "espace/grappe_join.html",
+        {
+            "title": "Rejoindre une grappe",
+            "organisations": organisations,
+            "grappes": selectors.grappes_open_to_join(user=user)[:200],
+        },
+    )
+
+
+@applicant_required
+@require_POST
+def join_decide(request: HttpRequest, pk: int, join_pk: int) -> HttpResponse:
+    grappe = selectors.grappe_for_member(user=_user(request), pk=pk)
+    join = get_object_or_404(grappe.join_requests, pk=join_pk)
+    try:
+        services.grappe_join_decide(
+            join=join, by=_user(request), accept=request.POST.get("decision") == "accept"
+        )
+    except services.ServiceError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Demande traitée.")
+    return redirect("organisations:grappe", pk=grappe.pk)

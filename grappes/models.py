@@ -401,6 +401,43 @@ class GrappeMembership(models.Model):
         return f"{self.structure} — {self.get_project_type_display()}"
 
 
+class GrappeJoinRequest(models.Model):
+    """An isolated gestionnaire asks to join a grappe whose dossier is still a draft."""
+
+    grappe = models.ForeignKey(Grappe, on_delete=models.CASCADE, related_name="join_requests")
+    organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.CASCADE,
+        related_name="join_requests",
+        verbose_name="organisme",
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="demandé par",
+    )
+    message = models.TextField("message au porteur", blank=True)
+    created_at = models.DateTimeField("demandé le", auto_now_add=True)
+    decided_at = models.DateTimeField("traité le", null=True, blank=True)
+    accepted = models.BooleanField("acceptée", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "demande d'adhésion à une grappe"
+        verbose_name_plural = "demandes d'adhésion aux grappes"
+        ordering = ("-created_at",)
+        constraints = [
+            models.UniqueConstraint(
+                fields=("grappe", "organisation"),
+                condition=Q(decided_at__isnull=True),
+                name="grappe_join_request_one_open",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.organisation} demande à rejoindre {self.grappe}"
+
+
 class GrappeInvitation(models.Model):
     """An invitation, by e-mail, for another gestionnaire to join a grappe (valid 14 days)."""
 

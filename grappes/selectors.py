@@ -74,3 +74,25 @@ def invitation_by_token(*, token: str) -> GrappeInvitation:
         return GrappeInvitation.objects.select_related("grappe__porteur").get(token=token)
     except GrappeInvitation.DoesNotExist:
         raise Http404("Invitation introuvable.") from None
+
+
+def grappes_open_to_join(*, user: User) -> QuerySet[Grappe]:
+    """Grappes an isolated gestionnaire may ask to join: none of its dossiers has been
+    submitted, and the user's organisations are not already in them."""
+    return (
+        Grappe.objects.exclude(
+            applications__status__in=[
+                "submitted",
+                "in_review",
+                "complement_requested",
+                "proposed",
+                "accepted",
+                "rejected",
+                "notified",
+            ]
+        )
+        .exclude(organisations__organisation__in=organisations_of(user))
+        .select_related("porteur__departement__region")
+        .distinct()
+        .order_by("porteur__departement__region__position", "name")
+    )

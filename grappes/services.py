@@ -25,6 +25,7 @@ from .models import (
     FinessCategory,
     Grappe,
     GrappeInvitation,
+    GrappeJoinRequest,
     GrappeMembership,
     GrappeOrganisation,
     Organisation,
@@ -262,4 +263,53 @@ def grappe_participation_confirm(*, grappe: Grappe, organisation: Organisation, 
         )
     GrappeOrganisation.objects.filter(grappe=grappe, organisation=organisation).update(
         confirmed_at=timezone.now(), confirmed_by=by
+    )
+
+
+def grappe_join_request(
+    *, grappe: Grappe, organisation: Organisation, by: User, message: str = ""
+) -> GrappeJoinRequest:
+    """An isolated gestionnaire asks to join a grappe whose dossier is not yet submitted."""
+    if grappe_is_locked(grappe):
+        raise ServiceError("Le dossier de cette grappe est déjà déposé : elle est complète.")
+    if grappe.organisations.filter(organisation=organisation).exists():
+        raise ServiceError("Votre organisme fait déjà partie de cette grappe.")
+    if GrappeJoinRequest.objects.filter(
+        grappe=grappe, organisation=organisation, decided_at__isnull=True
+    ).exists():
+        raise ServiceError("Une demande de votre organisme est déjà en attente pour cette grappe.")
+    join = GrappeJoinRequest.objects.create(
+        grappe=grappe, organisation=organisation, requested_by=by, message=message
+    )
+    porteurs = grappe.porteur.members.filter(status=OrganisationMember.Status.CONFIRMED)
+    _mail_after_commit(
+        subject=f"Demande d'adhésion à la grappe « {grappe.name} »",
+        body=f"{organisation.name} demande à rejoindre la grappe « {grappe.name} ».\n{message}",
+        recipients=sorted(porteurs.values_list("user__email", flat=True)),
+    )
+    return join
+
+
+@transaction.atomic
+def grappe_join_decide(*, join: GrappeJoinRequest, by: User, accept: bool) -> None:
+    """The porteur accepts (the organisation joins the grappe) or declines a join request."""
+    if not is_confirmed_member(user=by, organisation=join.grappe.porteur):
+        raise ServiceError("Seul le porteur de la grappe traite les demandes d'adhésion.")
+    if join.decided_at is not None:
+        raise ServiceError("Cette demande a déjà été traitée.")
+    if accept and grappe_is_locked(join.grappe):
+        raise ServiceError(
+            "Le dossier de cette grappe est déposé : elle n'accepte plus de membres."
+        )
+    join.decided_at = timezone.now()
+    join.accepted = accept
+    join.save(update_fields=["decided_at", "accepted"])
+    if accept:
+        GrappeOrganisation.objects.get_or_create(grappe=join.grappe, organisation=join.organisation)
+    _mail_after_commit(
+        subject=f"Demande d'adhésion à « {join.grappe.name} » : "
+        + ("acceptée" if accept else "refusée"),
+        body=f"Votre demande de rejoindre la grappe « {join.grappe.name} » a été "
+        + ("acceptée." if accept else "refusée."),
+        recipients=[join.requested_by.email],
     )

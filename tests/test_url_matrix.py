@@ -149,6 +149,8 @@ EXPECTED.update(
         "organisations:grappe": _applicant("get", 200),
         "organisations:membership_remove": _applicant("post", 302),
         "organisations:invitation": _applicant("get", 200, 200),  # the token is the secret
+        "organisations:grappe_join": _applicant("get", 200, 200),
+        "organisations:join_decide": _applicant("post", 404),
         "dossiers:create": _applicant("get", 200),
         "dossiers:detail": _applicant("get", 200),
         "dossiers:quote": _applicant("post", 200),
@@ -267,6 +269,7 @@ def world():
             "membership_pk": membership.pk,
         },
         "organisations:invitation": {"token": invitation.token},
+        "organisations:join_decide": {"pk": application.grappe_id, "join_pk": 999_999},
         "dossiers:create": {"grappe_pk": application.grappe_id},
         "dossiers:download": {"pk": application.pk, "attachment_pk": attachment.pk},
         **{

@@ -143,3 +143,31 @@ def test_invitation_accepted_then_member_adds_an_essms_at_60_percent(client):
     assert str(GrappeMembership.objects.get(structure=home_care).eligible_share) == "0.6000"
     client.post(reverse("organisations:grappe", args=[grappe.pk]), {"form": "confirm"})
     assert GrappeOrganisation.objects.get(organisation=other).confirmed_at is not None
+
+
+def test_an_isolated_gestionnaire_asks_to_join_a_draft_grappe(client):
+    grappe = GrappeFactory(name="Grappe ouverte")
+    porteur = UserFactory()
+    confirmed_member(porteur, grappe.porteur)
+    isolated = UserFactory()
+    organisation = OrganisationFactory(name="Petit gestionnaire isolé")
+    confirmed_member(isolated, organisation)
+    client.force_login(isolated)
+    assert "Grappe ouverte" in _page(client.get(reverse("organisations:grappe_join")))
+    client.post(
+        reverse("organisations:grappe_join"), {"grappe": grappe.pk, "organisation": organisation.pk}
+    )
+    response = client.post(
+        reverse("organisations:grappe_join"),
+        {"grappe": grappe.pk, "organisation": organisation.pk},
+        follow=True,
+    )
+    assert "déjà en attente" in _page(response)
+    join = grappe.join_requests.get()
+    client.force_login(porteur)
+    page = _page(client.get(reverse("organisations:grappe", args=[grappe.pk])))
+    assert "Petit gestionnaire isolé" in page
+    client.post(
+        reverse("organisations:join_decide", args=[grappe.pk, join.pk]), {"decision": "accept"}
+    )
+    assert GrappeOrganisation.objects.filter(grappe=grappe, organisation=organisation).exists()
