@@ -129,9 +129,12 @@ def test_porteur_journey(live_server, page, browser, artifacts_dir, tmp_path):
     )
 
     # 3. A grappe of 15 ESSMS from the referential.
+    page.goto(f"{base}/espace/")
+    journey.check("mon-espace")
     page.goto(f"{base}/espace/organisations/{cedres.pk}/")
     journey.check("organisme")
     page.get_by_role("link", name="Créer une grappe portée par cet organisme").click()
+    journey.check("creer-grappe")
     page.fill("input[name=name]", "Grappe DUI Paris Centre")
     page.locator("main form button[type=submit]").click()
     for _ in range(15):
@@ -148,7 +151,11 @@ def test_porteur_journey(live_server, page, browser, artifacts_dir, tmp_path):
     context_b = browser.new_context()
     page_b = context_b.new_page()
     _login(page_b, base, "b@parc.fr")
+    journey_b = Journey(page_b, artifacts_dir)
+    journey_b.step = 50
+    journey_b.check("connexion")
     page_b.goto(base + invitation)
+    journey_b.check("invitation")
     page_b.get_by_role("button", name="Rejoindre la grappe").click()
     for name, share in (("EHPAD du Parc", "100"), ("SSIAD du Parc", "60")):
         _choose(page_b, "structure", name)
@@ -157,12 +164,13 @@ def test_porteur_journey(live_server, page, browser, artifacts_dir, tmp_path):
         page_b.get_by_role("button", name="Ajouter à la grappe").click()
     page_b.get_by_role("button", name="Confirmer la participation de mon organisme").click()
     expect(page_b.locator("tbody tr")).to_have_count(17)
-    Journey(page_b, artifacts_dir).check("membre-grappe")
+    journey_b.check("membre-grappe")
     context_b.close()
 
     # 5. The application, with a live quote.
     page.reload()
     page.get_by_role("link", name="Déposer un dossier de financement").click()
+    journey.check("nouveau-dossier")
     _choose(page, "call", "Île-de-France")
     page.locator("main form button[type=submit]").click()
     page.fill("input[name=procurement]", "15000")

@@ -36,6 +36,10 @@ def test_home_then_admin_login_and_quote(live_server, page, artifacts_dir):
     page.screenshot(path=artifacts_dir / "home.png", full_page=True)
     assert _serious_violations(page) == []
 
+    page.goto(live_server.url + "/comptes/login/")
+    page.screenshot(path=artifacts_dir / "connexion.png", full_page=True)
+    assert _serious_violations(page) == []
+
     page.goto(live_server.url + "/admin/login/?next=/admin/")
     page.fill("input[name=username]", "admin@demo.esms.fr")
     page.fill("input[name=password]", DEMO_PASSWORD)
