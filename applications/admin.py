@@ -150,7 +150,8 @@ class ApplicationAdmin(admin.ModelAdmin):
     autocomplete_fields = ("grappe", "call", "created_by")
     readonly_fields = ("status", "version", "submitted_at", "decided_at", "quote")
     inlines = (HardwareRequestInline, WorkflowLogInline)
-    actions = [f"apply_{action.value}" for action in workflow.Action]
+    # Notifying goes through decision issuing (numbered letter), never a bare transition.
+    actions = [f"apply_{a.value}" for a in workflow.Action if a != workflow.Action.NOTIFY]
 
     @admin.display(description="Chiffrage (lecture seule)")
     def quote(self, obj: models.Application) -> SafeString | str:
@@ -195,6 +196,8 @@ def _make_action(action: workflow.Action):  # type: ignore[no-untyped-def]
 
 
 for _action in workflow.Action:
+    if _action == workflow.Action.NOTIFY:
+        continue
     setattr(ApplicationAdmin, f"apply_{_action.value}", _make_action(_action))
 
 
@@ -243,3 +246,85 @@ class AttachmentAdmin(admin.ModelAdmin):
 class MessageAdmin(admin.ModelAdmin):
     list_display = ("application", "author", "created_at")
     search_fields = ("text", "author__email", "application__grappe__name")
+
+
+# --------------------------------------------------------------------------------------------
+# Decisions: signatories are edited here; decisions and counters are read-only records.
+# --------------------------------------------------------------------------------------------
+
+
+@admin.register(models.Signatory)
+class SignatoryAdmin(admin.ModelAdmin):
+    """One signatory per ARS region and one for the CNSA (created by migration): only the
+    wording is edited; a change applies to decisions issued afterwards, never to issued ones."""
+
+    list_display = ("authority", "name", "title", "city")
+    list_filter = ("scope",)
+    search_fields = ("authority", "name")
+    readonly_fields = ("scope", "region")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(models.Decision)
+class DecisionAdmin(admin.ModelAdmin):
+    """Issued decisions are immutable: visible, never editable, never deletable."""
+
+    list_display = ("number", "issued_on", "outcome", "beneficiary", "total", "issued_by")
+    list_filter = ("outcome", "campaign", "region_key")
+    search_fields = ("number", "beneficiary", "application__grappe__name")
+    date_hierarchy = "issued_on"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(models.DecisionCounter)
+class DecisionCounterAdmin(admin.ModelAdmin):
+    """Numbering state, shown for support; changing it by hand would create gaps or duplicates."""
+
+    list_display = ("campaign", "region_key", "last_sequence")
+    search_fields = ("region_key", "campaign__name")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(models.DecisionExport)
+class DecisionExportAdmin(admin.ModelAdmin):
+    list_display = ("id", "requested_by", "status", "done", "total", "created_at", "finished_at")
+    list_filter = ("status",)
+    search_fields = ("requested_by__email",)
+    readonly_fields = (
+        "requested_by",
+        "filters",
+        "status",
+        "total",
+        "done",
+        "archive",
+        "archive_size",
+        "error",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+    )
+    exclude = ("decisions",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

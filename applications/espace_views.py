@@ -30,7 +30,7 @@ from .forms import (
     MessageForm,
     VersionedForm,
 )
-from .models import Application, Attachment
+from .models import Application, Attachment, Decision
 from .selectors import applications_visible_to, calls_open
 from .workflow import Action, TransitionError, transition
 
@@ -136,6 +136,7 @@ def _context(request: HttpRequest, application: Application, **extra: Any) -> di
         "complement": application.complement_requests.filter(answered_at__isnull=True).first(),
         "answer_form": ComplementAnswerForm(initial={"version": application.version}),
         "submit_form": VersionedForm(initial={"version": application.version}),
+        "decision": Decision.objects.filter(application=application).first(),
         **extra,
     }
 

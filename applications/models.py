@@ -498,3 +498,186 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"Message de {self.author} du {self.created_at:%d/%m/%Y}"
+
+
+# --------------------------------------------------------------------------------------------
+# Decisions (numbering, signatories, immutable letters) and their batch exports: decisions.py
+# --------------------------------------------------------------------------------------------
+
+NATIONAL_REGION_KEY = "00"  # region part of a national call's decision numbers
+
+
+class Signatory(models.Model):
+    """Who signs the decision letters: one row per ARS region, one for the CNSA (no region).
+
+    Created for every region and for the CNSA by a data migration; edited in the admin. An issued
+    decision keeps the name and title it was signed with (frozen in its snapshot)."""
+
+    class Scope(models.TextChoices):
+        REGIONAL = "regional", "ARS (appel régional)"
+        NATIONAL = "national", "CNSA (appel national)"
+
+    scope = models.CharField("portée", max_length=10, choices=Scope.choices)
+    region = models.OneToOneField(
+        "grappes.Region",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="signatory",
+        verbose_name="région",
+    )
+    authority = models.CharField("autorité émettrice", max_length=255)
+    name = models.CharField("nom du signataire", max_length=200)
+    title = models.CharField("qualité du signataire", max_length=255)
+    city = models.CharField("lieu de signature", max_length=100, blank=True)
+
+    class Meta:
+        verbose_name = "signataire des décisions"
+        verbose_name_plural = "signataires des décisions"
+        ordering = ("scope", "region__position")
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(scope="regional") & Q(region__isnull=False))
+                | (Q(scope="national") & Q(region__isnull=True)),
+                name="signatory_region_iff_regional",
+            ),
+            models.UniqueConstraint(
+                fields=("scope",), condition=Q(scope="national"), name="signatory_one_national"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.authority} — {self.name}"
+
+
+class DecisionCounter(models.Model):
+    """The last sequence number issued per campaign and region key ("00" for national).
+
+    Locked with SELECT … FOR UPDATE and incremented in the transaction that inserts the
+    decision, so numbers have neither gaps nor duplicates."""
+
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="+", verbose_name="campagne"
+    )
+    region_key = models.CharField("code région", max_length=2)
+    last_sequence = models.PositiveIntegerField("dernier numéro attribué", default=0)
+
+    class Meta:
+        verbose_name = "compteur de décisions"
+        verbose_name_plural = "compteurs de décisions"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("campaign", "region_key"), name="decision_counter_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.campaign.year}-{self.region_key} : {self.last_sequence}"
+
+
+class Decision(models.Model):
+    """An issued decision: number, date, signatory, frozen snapshot and its PDF. Immutable."""
+
+    class Outcome(models.TextChoices):
+        ACCEPTED = "accepted", "Attribution"
+        REJECTED = "rejected", "Refus"
+
+    application = models.OneToOneField(
+        Application, on_delete=models.PROTECT, related_name="decision", verbose_name="dossier"
+    )
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, related_name="decisions", verbose_name="campagne"
+    )
+    region_key = models.CharField("code région", max_length=2)
+    sequence = models.PositiveIntegerField("numéro d'ordre")
+    number = models.CharField("numéro", max_length=20, unique=True)
+    outcome = models.CharField("décision", max_length=10, choices=Outcome.choices)
+    issued_on = models.DateField("date de la décision")
+    issued_at = models.DateTimeField("émise le")
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="émise par",
+    )
+    signatory_name = models.CharField("signataire", max_length=200)
+    signatory_title = models.CharField("qualité du signataire", max_length=255)
+    beneficiary = models.CharField("bénéficiaire (porteur)", max_length=255)
+    total = euros_field("montant total (€)")
+    snapshot = models.JSONField("données de la décision (figées)")
+    snapshot_sha256 = models.CharField("empreinte des données (SHA-256)", max_length=64)
+    pdf = models.FileField("lettre PDF", max_length=255)
+    pdf_sha256 = models.CharField("empreinte du PDF (SHA-256)", max_length=64)
+
+    class Meta:
+        verbose_name = "décision"
+        ordering = ("-issued_at", "-id")
+        constraints = [
+            models.UniqueConstraint(
+                fields=("campaign", "region_key", "sequence"), name="decision_sequence_unique"
+            ),
+            models.CheckConstraint(condition=Q(total__gte=0), name="decision_total_non_negative"),
+        ]
+        indexes = [models.Index(fields=("issued_on",))]
+
+    def __str__(self) -> str:
+        return f"Décision n° {self.number}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        # Immutability is a legal property of an issued decision, not a business rule: refuse
+        # any rewrite, whatever code path tries it (admin, shell, a future service).
+        if not self._state.adding:
+            raise ValueError("Une décision émise ne peut pas être modifiée.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise ValueError("Une décision émise ne peut pas être supprimée.")
+
+
+class DecisionExport(models.Model):
+    """A batch export of decision PDFs (ZIP + CSV manifest), built by a Celery task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "En attente"
+        RUNNING = "running", "En cours"
+        DONE = "done", "Terminé"
+        FAILED = "failed", "Échec"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="decision_exports",
+        verbose_name="demandé par",
+    )
+    decisions = models.ManyToManyField(Decision, related_name="+", verbose_name="décisions")
+    filters = models.JSONField("filtres appliqués", default=dict, blank=True)
+    status = models.CharField("état", max_length=10, choices=Status.choices, default=Status.PENDING)
+    total = models.PositiveIntegerField("nombre de décisions", default=0)
+    done = models.PositiveIntegerField("décisions traitées", default=0)
+    archive = models.FileField("archive ZIP", max_length=255, blank=True)
+    archive_size = models.PositiveBigIntegerField("taille de l'archive (octets)", default=0)
+    error = models.TextField("erreur", blank=True)
+    created_at = models.DateTimeField("demandé le", auto_now_add=True)
+    started_at = models.DateTimeField("commencé le", null=True, blank=True)
+    heartbeat_at = models.DateTimeField("dernier signe de vie", null=True, blank=True)
+    finished_at = models.DateTimeField("terminé le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "export de décisions"
+        verbose_name_plural = "exports de décisions"
+        ordering = ("-created_at", "-id")
+        constraints = [
+            models.CheckConstraint(condition=Q(done__lte=F("total")), name="export_done_le_total"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Export n° {self.pk} ({self.get_status_display()})"
+
+    @property
+    def percent(self) -> int:
+        """Progress in whole percent (100 only once the archive is assembled)."""
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.total:
+            return 0
+        return min(99, self.done * 100 // self.total)

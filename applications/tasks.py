@@ -10,3 +10,7 @@ from .services import complement_reminders_send
 def send_complement_reminders() -> int:
     """Daily: remind applicants of complement deadlines in the next three days."""
     return complement_reminders_send(today=timezone.localdate())
+
+
+# Celery discovers tasks in tasks.py only: expose the decision tasks from here.
+from .decision_tasks import build_decision_export  # noqa: E402, F401  (Celery discovery)

@@ -30,13 +30,14 @@ from .models import Application, Call
 from .permissions import can_decide, can_instruct, can_read_private_notes, is_back_office
 from .workflow import Action, Status, TransitionError, available_actions, transition
 
+# NOTIFY is not here: a decision is notified only by issuing it (decisions.decision_issue),
+# which numbers it and renders its letter in the same transaction.
 REVIEW_ACTIONS = {
     Action.TAKE: can_instruct,
     Action.PROPOSE: can_instruct,
     Action.ACCEPT: can_decide,
     Action.REJECT: can_decide,
     Action.SEND_BACK: can_decide,
-    Action.NOTIFY: can_decide,
 }
 
 

@@ -15,6 +15,7 @@ urlpatterns = [
     path("comptes/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("applications.urls")),
+    path("", include("applications.decision_urls")),
     path("espace/", include("grappes.espace_urls")),
     path("espace/", include("applications.espace_urls")),
 ]

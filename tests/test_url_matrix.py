@@ -318,3 +318,120 @@ def test_admin_is_for_staff_only(client, world, actor):
         response = client.get(path)
         assert response.status_code == 302, (path, actor)
         assert "login" in response["Location"]
+
+
+# --------------------------------------------------------------------------------------------
+# Decisions, exports and dashboard (applications/decision_urls.py)
+# --------------------------------------------------------------------------------------------
+
+
+def _back_office_only(method: str, status: int) -> tuple[str, dict[str, int]]:
+    """Back-office pages: every back-office actor gets ``status``, applicants 403."""
+    return method, {
+        "anonymous": LOGIN,
+        "own_gestionnaire": 403,
+        "other_gestionnaire": 403,
+        **dict.fromkeys(BACK_OFFICE, status),
+    }
+
+
+def _export_owner_only() -> tuple[str, dict[str, int]]:
+    """An export job belongs to the CNSA agent who asked for it: 404 for everyone else."""
+    method, expected = _back_office_only("get", 404)
+    return method, {**expected, "cnsa": 200}
+
+
+EXPECTED.update(
+    {
+        # Public: says whether the number exists, to anyone.
+        "decisions:verify": ("get", dict.fromkeys(ACTORS, 200)),
+        # The letter: the dossier's applicants and its back-office scope.
+        "decisions:pdf": (
+            "get",
+            {
+                "anonymous": LOGIN,
+                "own_gestionnaire": 200,
+                "other_gestionnaire": 404,
+                "instructeur": 200,
+                "other_instructeur": 404,
+                "valideur": 200,
+                "cnsa": 200,
+                "administrator": 200,
+            },
+        ),
+        "decisions:list": _back_office_only("get", 200),
+        "decisions:pending": _back_office_only("get", 200),
+        "decisions:dashboard": _back_office_only("get", 200),
+        "decisions:data_export": _back_office_only("get", 200),
+        # Empty filters and nothing to export in the world: a message and a redirect.
+        "decisions:export_create": _back_office_only("post", 302),
+        # Only CNSA agents issue; the world's dossier is in review, so the CNSA agent is
+        # redirected with the workflow's refusal.
+        "decisions:issue": (
+            "post",
+            {
+                "anonymous": LOGIN,
+                "own_gestionnaire": 403,
+                "other_gestionnaire": 403,
+                "instructeur": 403,
+                "other_instructeur": 403,
+                "valideur": 403,
+                "cnsa": 302,
+                "administrator": 403,
+            },
+        ),
+        "decisions:export_detail": _export_owner_only(),
+        "decisions:export_status": _export_owner_only(),
+        "decisions:export_download": _export_owner_only(),
+    }
+)
+_DECISION_URLS = sorted(n for n in EXPECTED if n.startswith("decisions:"))
+_NEEDS_DECISION = {
+    "decisions:pdf",
+    "decisions:export_detail",
+    "decisions:export_status",
+    "decisions:export_download",
+}
+
+
+@pytest.fixture(autouse=True)
+def _decision_kwargs(request):
+    """Give the decision URLs their arguments in the ``world`` fixture's kwargs. For the URLs
+    that need one, issue a decision on another dossier of the world's porteur, and build an
+    export of it owned by the CNSA agent (only then: issuing renders a PDF)."""
+    name = getattr(getattr(request.node, "callspec", None), "params", {}).get("name", "")
+    if not name.startswith("decisions:"):
+        return
+    from applications.decisions import decision_export_build, decision_issue
+    from applications.models import DecisionExport
+    from tests.applications.test_decisions import decided_dossier
+
+    request.getfixturevalue("db")
+    users, kwargs = request.getfixturevalue("world")
+    application_pk = kwargs["applications:review"]["pk"]
+    kwargs["decisions:verify"] = {"number": "2023-11-9999"}
+    kwargs["decisions:issue"] = {"pk": application_pk}
+    kwargs["decisions:data_export"] = {"dataset": "dossiers", "fmt": "csv"}
+    if name in _NEEDS_DECISION:
+        # The letter and the archive go to the test's own directory, not the shared storage.
+        location = str(request.getfixturevalue("tmp_path") / "private")
+        settings = request.getfixturevalue("settings")
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {**settings.STORAGES["default"], "OPTIONS": {"location": location}},
+        }
+        porteur = users["own_gestionnaire"].organisation_memberships.get().organisation
+        decision = decision_issue(application=decided_dossier(porteur=porteur), by=users["cnsa"])
+        job = DecisionExport.objects.create(requested_by=users["cnsa"], total=1)
+        job.decisions.add(decision)
+        decision_export_build(job_id=job.pk)
+        kwargs["decisions:pdf"] = {"number": decision.number}
+        for job_name in ("export_detail", "export_status", "export_download"):
+            kwargs[f"decisions:{job_name}"] = {"pk": job.pk}
+
+
+@pytest.mark.parametrize("name", _DECISION_URLS)
+@pytest.mark.parametrize("actor", ACTORS)
+def test_decision_url_matrix(client, world, name, actor):
+    """The decision URLs, appended after the main matrix was parametrised: the same check."""
+    test_role_url_matrix(client, world, name, actor)

@@ -6,30 +6,66 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('grappes', '0003_grappeinvitation'),
+        ("grappes", "0003_grappeinvitation"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='GrappeJoinRequest',
+            name="GrappeJoinRequest",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('message', models.TextField(blank=True, verbose_name='message au porteur')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='demandé le')),
-                ('decided_at', models.DateTimeField(blank=True, null=True, verbose_name='traité le')),
-                ('accepted', models.BooleanField(blank=True, null=True, verbose_name='acceptée')),
-                ('grappe', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='join_requests', to='grappes.grappe')),
-                ('organisation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='join_requests', to='grappes.organisation', verbose_name='organisme')),
-                ('requested_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='demandé par')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("message", models.TextField(blank=True, verbose_name="message au porteur")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="demandé le")),
+                (
+                    "decided_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="traité le"),
+                ),
+                ("accepted", models.BooleanField(blank=True, null=True, verbose_name="acceptée")),
+                (
+                    "grappe",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="join_requests",
+                        to="grappes.grappe",
+                    ),
+                ),
+                (
+                    "organisation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="join_requests",
+                        to="grappes.organisation",
+                        verbose_name="organisme",
+                    ),
+                ),
+                (
+                    "requested_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="demandé par",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': "demande d'adhésion à une grappe",
-                'verbose_name_plural': "demandes d'adhésion aux grappes",
-                'ordering': ('-created_at',),
-                'constraints': [models.UniqueConstraint(condition=models.Q(('decided_at__isnull', True)), fields=('grappe', 'organisation'), name='grappe_join_request_one_open')],
+                "verbose_name": "demande d'adhésion à une grappe",
+                "verbose_name_plural": "demandes d'adhésion aux grappes",
+                "ordering": ("-created_at",),
+                "constraints": [
+                    models.UniqueConstraint(
+                        condition=models.Q(("decided_at__isnull", True)),
+                        fields=("grappe", "organisation"),
+                        name="grappe_join_request_one_open",
+                    )
+                ],
             },
         ),
     ]

@@ -1,0 +1,26 @@
+"""Decision URLs: back-office issuing, lists, exports and dashboard; the decision PDF; the public
+verification page (``/verifier/<number>/``, no login)."""
+
+from django.urls import path
+
+from . import decision_views as views
+
+app_name = "decisions"
+
+urlpatterns = [
+    path("verifier/<str:number>/", views.verify, name="verify"),
+    path("decisions/<str:number>/pdf/", views.decision_pdf, name="pdf"),
+    path("instruction/decisions/", views.decision_list, name="list"),
+    path("instruction/decisions/a-emettre/", views.pending, name="pending"),
+    path("instruction/dossiers/<int:pk>/decision/", views.issue, name="issue"),
+    path("instruction/decisions/exports/", views.export_create, name="export_create"),
+    path("instruction/decisions/exports/<int:pk>/", views.export_detail, name="export_detail"),
+    path("instruction/decisions/exports/<int:pk>/etat/", views.export_status, name="export_status"),
+    path(
+        "instruction/decisions/exports/<int:pk>/archive/",
+        views.export_download,
+        name="export_download",
+    ),
+    path("instruction/exports/<str:dataset>/<str:fmt>/", views.data_export, name="data_export"),
+    path("instruction/tableau-de-bord/", views.dashboard_view, name="dashboard"),
+]

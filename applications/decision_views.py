@@ -1,0 +1,370 @@
+"""Decision pages: issuing, listing and batch export (back office), the decision PDF (dossier's
+applicants and back-office scope), public verification, data exports and the dashboard.
+
+Thin views: a scoped selector, a form, one service, a message, a redirect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import django_filters
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import (
+    FileResponse,
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from essms_portal.accounts.models import Role, User
+from grappes.models import Region
+
+from . import dashboard, decisions, exports, selectors
+from .filters import ApplicationQueueFilter
+from .models import Campaign, Decision, DecisionExport
+from .views import _user
+from .views import back_office as _back_office
+from .workflow import TransitionError
+
+MAX_VERIFY_UPLOAD = 20 * 1024 * 1024  # 20 Mo
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
+
+
+def back_office(view: View) -> View:
+    """``views.back_office`` (ARS, CNSA, administrators; 403 otherwise) for views that also
+    return streamed or file responses."""
+    return cast(View, _back_office(cast(Callable[..., HttpResponse], view)))
+
+
+# --------------------------------------------------------------------------------------------
+# Filters and forms
+# --------------------------------------------------------------------------------------------
+
+
+class DecisionFilter(django_filters.FilterSet):
+    """Select decisions to list or export: campaign, region, outcome, date range."""
+
+    campaign = django_filters.ModelChoiceFilter(
+        label="Campagne", queryset=Campaign.objects.all(), empty_label="Toutes"
+    )
+    region = django_filters.ChoiceFilter(
+        label="Région", field_name="region_key", choices=(), empty_label="Toutes"
+    )
+    status = django_filters.ChoiceFilter(
+        label="Décision",
+        field_name="outcome",
+        choices=Decision.Outcome.choices,
+        empty_label="Toutes",
+    )
+    issued_after = django_filters.DateFilter(
+        label="Émise à partir du",
+        field_name="issued_on",
+        lookup_expr="gte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    issued_before = django_filters.DateFilter(
+        label="Émise jusqu'au",
+        field_name="issued_on",
+        lookup_expr="lte",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+
+    class Meta:
+        model = Decision
+        fields = ("campaign", "region", "status", "issued_after", "issued_before")
+
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        regions = Region.objects.order_by("position")
+        choices = [(decisions.NATIONAL_REGION_KEY, "National (CNSA)")]
+        if user.role in (Role.ARS_INSTRUCTEUR, Role.ARS_VALIDEUR):
+            regions = regions.filter(code=user.region_id)
+            choices = []
+        choices += [(r.code, r.name) for r in regions]
+        self.filters["region"].extra["choices"] = choices
+
+
+class VerifyForm(forms.Form):
+    """The PDF to check against the stored hash."""
+
+    document = forms.FileField(
+        label="Fichier PDF de la décision",
+        help_text="Format PDF, 20 Mo au maximum.",
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,.pdf"}),
+    )
+
+    def clean_document(self) -> Any:
+        document = self.cleaned_data["document"]
+        if document.size > MAX_VERIFY_UPLOAD:
+            raise forms.ValidationError("Le fichier dépasse 20 Mo : ce n'est pas une décision.")
+        return document
+
+
+def _filtered_decisions(request: HttpRequest, data: Any) -> tuple[DecisionFilter, QuerySet]:
+    """The user's exportable decisions narrowed by the filters in ``data``."""
+    user = _user(request)
+    base = decisions.decisions_exportable_by(user).order_by("-issued_on", "-number")
+    filterset = DecisionFilter(data or None, queryset=base, user=user)
+    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    return filterset, rows
+
+
+# --------------------------------------------------------------------------------------------
+# Back office: pending decisions, issuing, list, batch export
+# --------------------------------------------------------------------------------------------
+
+
+@require_GET
+@back_office
+def pending(request: HttpRequest) -> HttpResponse:
+    """Accepted or rejected dossiers whose decision is still to be issued."""
+    user = _user(request)
+    return render(
+        request,
+        "applications/decisions/pending.html",
+        {
+            "title": "Décisions à émettre",
+            "applications": decisions.applications_awaiting_decision(user=user),
+            "can_issue": decisions.can_issue_decisions(user),
+        },
+    )
+
+
+@require_POST
+@back_office
+def issue(request: HttpRequest, pk: int) -> HttpResponse:
+    """Issue one dossier's decision (CNSA agents only)."""
+    user = _user(request)
+    if not decisions.can_issue_decisions(user):
+        raise PermissionDenied("Seuls les agents CNSA émettent les décisions.")
+    application = selectors.application_for_reviewer(user=user, pk=pk)
+    try:
+        decision = decisions.decision_issue(application=application, by=user)
+    except TransitionError as error:
+        messages.error(request, error.message)
+        return redirect("decisions:pending")
+    messages.success(request, f"Décision n° {decision.number} émise et notifiée au porteur.")
+    return redirect("decisions:pending")
+
+
+@require_GET
+@back_office
+def decision_list(request: HttpRequest) -> HttpResponse:
+    """Issued decisions in the user's scope, filtered; the filters drive the batch export."""
+    user = _user(request)
+    filterset, rows = _filtered_decisions(request, request.GET)
+    page = Paginator(rows, 50).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "applications/decisions/list.html",
+        {
+            "title": "Décisions émises",
+            "filter": filterset,
+            "page": page,
+            "count": page.paginator.count,
+            "querystring": query.urlencode(),
+            "exports": decisions.decision_exports_of(user=user)[:5],
+        },
+    )
+
+
+@require_POST
+@back_office
+def export_create(request: HttpRequest) -> HttpResponse:
+    """Start a batch export of the decisions matching the posted filters."""
+    filterset, rows = _filtered_decisions(request, request.POST)
+    if filterset.is_bound and not filterset.is_valid():
+        messages.error(request, "Les filtres sont invalides : corrigez-les avant d'exporter.")
+        return redirect("decisions:list")
+    filters = {k: v for k, v in request.POST.items() if k in filterset.filters and v}
+    try:
+        job = decisions.decision_export_create(by=_user(request), decisions=rows, filters=filters)
+    except decisions.DecisionError as error:
+        messages.error(request, error.message)
+        return redirect("decisions:list")
+    return redirect("decisions:export_detail", pk=job.pk)
+
+
+@require_GET
+@back_office
+def export_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The job's progress bar (refreshed by polling ``export_status``) and its download link."""
+    job = decisions.decision_export_for_owner(user=_user(request), pk=pk)
+    return render(
+        request,
+        "applications/decisions/export.html",
+        {"title": f"Export de décisions n° {job.pk}", "job": job},
+    )
+
+
+def _status_payload(job: DecisionExport) -> dict[str, Any]:
+    return {
+        "status": job.status,
+        "label": job.get_status_display(),
+        "done": job.done,
+        "total": job.total,
+        "percent": job.percent,
+        "download_url": reverse("decisions:export_download", kwargs={"pk": job.pk})
+        if job.status == DecisionExport.Status.DONE
+        else None,
+    }
+
+
+@require_GET
+@back_office
+def export_status(request: HttpRequest, pk: int) -> JsonResponse:
+    """The job's progress as JSON; a job without sign of life is queued again (resume)."""
+    job = decisions.decision_export_for_owner(user=_user(request), pk=pk)
+    decisions.decision_export_resume_if_stale(job=job)
+    return JsonResponse(_status_payload(job))
+
+
+@require_GET
+@back_office
+def export_download(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The finished ZIP, to the user who requested it only."""
+    job = decisions.decision_export_for_owner(user=_user(request), pk=pk)
+    if job.status != DecisionExport.Status.DONE or not job.archive:
+        raise Http404("L'archive n'est pas encore prête.")
+    return FileResponse(
+        default_storage.open(job.archive.name, "rb"),
+        as_attachment=True,
+        filename=f"decisions-{job.pk}.zip",
+        content_type="application/zip",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The decision PDF and the public verification page
+# --------------------------------------------------------------------------------------------
+
+
+@require_GET
+def decision_pdf(request: HttpRequest, number: str) -> HttpResponseBase:
+    """A decision's letter, to the dossier's applicants and its back-office scope (404 else)."""
+    decision = decisions.decision_for_user(user=_user(request), number=number)
+    return FileResponse(
+        default_storage.open(decision.pdf.name, "rb"),
+        as_attachment=True,
+        filename=f"decision-{decision.number}.pdf",
+        content_type="application/pdf",
+    )
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def verify(request: HttpRequest, number: str) -> HttpResponse:
+    """Public: does this decision exist (date, beneficiary, total, PDF hash), and is this PDF
+    the issued one? Nothing else about the dossier is shown."""
+    decision = decisions.decision_public(number=number)
+    result: bool | None = None
+    status = 200
+    if request.method == "POST":
+        # Refuse an oversized body before Django spools it to disk.
+        if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_VERIFY_UPLOAD + 64 * 1024:
+            form = VerifyForm()
+            form.add_error(None, "Le fichier dépasse 20 Mo : ce n'est pas une décision.")
+            status = 413
+        else:
+            form = VerifyForm(request.POST, request.FILES)
+            if form.is_valid() and decision is not None:
+                result = decisions.decision_pdf_matches(
+                    decision=decision, chunks=form.cleaned_data["document"].chunks()
+                )
+            elif not form.is_valid():
+                status = 400
+    else:
+        form = VerifyForm()
+    return render(
+        request,
+        "decisions/verify.html",
+        {
+            "title": f"Vérifier la décision n° {number}",
+            "number": number,
+            "decision": decision,
+            "form": form,
+            "result": result,
+        },
+        status=status,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Data exports and dashboard
+# --------------------------------------------------------------------------------------------
+
+
+@require_GET
+@back_office
+def data_export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponseBase:
+    """Dossiers or ESSMS lines of the user's queue, with the queue's filters, in CSV or XLSX."""
+    if dataset not in exports.DATASETS or fmt not in exports.FORMATS:
+        raise Http404("Export inconnu.")
+    user = _user(request)
+    base = selectors.review_queue(user=user)
+    filterset = ApplicationQueueFilter(request.GET or None, queryset=base, user=user)
+    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    filename = f"{dataset}-{stamp}.{fmt}"
+    if fmt == "csv":
+        response = StreamingHttpResponse(
+            exports.csv_stream(exports.rows_for(dataset, rows)),
+            content_type="text/csv; charset=utf-8",
+        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    return FileResponse(
+        exports.xlsx_file(exports.rows_for(dataset, rows), title=dataset),
+        as_attachment=True,
+        filename=filename,
+        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+@require_GET
+@back_office
+def dashboard_view(request: HttpRequest) -> HttpResponse:
+    """Envelopes and amounts per call, ESSMS per sector, for the user's scope."""
+    campaigns = Campaign.objects.order_by("-year")
+    selected = request.GET.get("campagne")
+    campaign = (
+        get_object_or_404(campaigns, year=selected)
+        if selected and selected.isdigit()
+        else campaigns.first()
+    )
+    board = dashboard.dashboard_build(user=_user(request), campaign=campaign)
+    amounts_chart, sectors_chart = dashboard.dashboard_charts(board)
+    return render(
+        request,
+        "applications/decisions/dashboard.html",
+        {
+            "title": "Tableau de bord",
+            "board": board,
+            "campaigns": campaigns,
+            "amounts_chart": amounts_chart,
+            "sectors_chart": sectors_chart,
+            "sector_rows": [
+                (row, [counts.get(s.code, 0) for s in board.sectors])
+                for row in board.rows
+                for counts in [board.sector_counts.get(row.call.pk, {})]
+            ],
+            "sector_totals": [board.sector_totals.get(s.code, 0) for s in board.sectors],
+        },
+    )

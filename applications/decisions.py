@@ -1,0 +1,603 @@
+"""CNSA decisions: issuing (number, frozen snapshot, PDF letter), reading, public verification,
+and batch exports of their PDFs (ZIP + CSV manifest, built by a resumable Celery task).
+
+Services write, selectors read. Issuing runs in one transaction: the workflow's NOTIFY
+transition (row lock on the dossier), the counter row lock and increment, the Decision insert.
+A failure anywhere rolls everything back, so numbers have no gaps and no duplicates.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import hashlib
+import io
+import logging
+import os
+import shutil
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile, File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Count, QuerySet
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.urls import reverse
+from django.utils import timezone
+
+from essms_portal.accounts.models import Role, User
+from grappes.models import GrappeMembership, Organisation, ProjectType
+
+from .letters import letter_pdf, snapshot_fingerprint
+from .models import (
+    NATIONAL_REGION_KEY,
+    Application,
+    Call,
+    Campaign,
+    Decision,
+    DecisionCounter,
+    DecisionExport,
+    ProposedAmount,
+    Signatory,
+    WorkflowLog,
+)
+from .selectors import applications_reviewable_by, applications_visible_to
+from .workflow import Action, Status, transition
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_FORMAT = 1
+CNSA_AUTHORITY = "Caisse nationale de solidarité pour l'autonomie"
+CASF_REFERENCE = "le code de l'action sociale et des familles, notamment son article L312-1, I"
+# Frozen into each snapshot: a later change of wording never alters an issued letter.
+SECOND_TRANCHE_CONDITIONS = (
+    "le solde est versé lorsque les cibles d'usage fixées par l'instruction sont atteintes : "
+    "utilisation effective du dossier usager informatisé par les professionnels de chaque "
+    "établissement ou service financé, échanges par messagerie sécurisée de santé (MSSanté) "
+    "et alimentation du DMP / Mon espace santé ;",
+    "depuis septembre 2025, les cibles MSSanté et DMP ne s'appliquent plus aux structures de "
+    "l'accueil, de l'hébergement et de l'insertion (AHI) hors SONS ;",
+    "l'atteinte des cibles est justifiée auprès de l'autorité signataire, pièces à l'appui ;",
+    "le versement est subordonné à la signature d'un avenant au CPOM ou d'une convention "
+    "spécifique.",
+)
+DECIDED_STATUSES = (Status.ACCEPTED, Status.REJECTED)
+PDF_CHUNK = 64 * 1024
+
+
+class DecisionError(Exception):
+    """A decision could not be issued or exported; ``message`` is shown as is (French)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --------------------------------------------------------------------------------------------
+# Numbering
+# --------------------------------------------------------------------------------------------
+
+
+def decision_region_key(*, call: Call) -> str:
+    """The region part of a decision number: the call's region code, ``00`` when national."""
+    if call.scope == Call.Scope.NATIONAL or call.region_id is None:
+        return NATIONAL_REGION_KEY
+    return str(call.region_id)
+
+
+def decision_number_format(*, year: int, region_key: str, sequence: int) -> str:
+    """``2023-11-0042``: campaign year, region key, sequence on four digits (or more)."""
+    return f"{year}-{region_key}-{sequence:04d}"
+
+
+def decision_sequence_allocate(*, campaign: Campaign, region_key: str) -> int:
+    """The next sequence number of (campaign, region key). Must run inside the transaction that
+    inserts the decision: the counter row stays locked until it commits, and a rollback gives
+    the number back."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("decision_sequence_allocate must run inside a transaction.")
+    # Create the row if needed without racing: a concurrent insert is simply ignored.
+    DecisionCounter.objects.bulk_create(
+        [DecisionCounter(campaign=campaign, region_key=region_key)], ignore_conflicts=True
+    )
+    counter = DecisionCounter.objects.select_for_update().get(
+        campaign=campaign, region_key=region_key
+    )
+    counter.last_sequence += 1
+    counter.save(update_fields=["last_sequence"])
+    return counter.last_sequence
+
+
+# --------------------------------------------------------------------------------------------
+# Signatories and snapshot
+# --------------------------------------------------------------------------------------------
+
+
+def signatory_for(*, call: Call) -> Signatory:
+    """The signatory of the call's decisions (ARS of its region, or the CNSA). The data
+    migration creates one per region; a missing row is recreated with the default wording."""
+    if decision_region_key(call=call) == NATIONAL_REGION_KEY:
+        signatory, _ = Signatory.objects.get_or_create(
+            scope=Signatory.Scope.NATIONAL,
+            defaults={
+                "authority": CNSA_AUTHORITY,
+                "name": "Le directeur de la CNSA",
+                "title": f"Directeur de la {CNSA_AUTHORITY}",
+                "city": "Paris",
+            },
+        )
+        return signatory
+    region = call.region
+    assert region is not None
+    signatory, _ = Signatory.objects.get_or_create(
+        region=region,
+        defaults={
+            "scope": Signatory.Scope.REGIONAL,
+            "authority": f"Agence régionale de santé {region.name}",
+            "name": f"Le directeur général de l'ARS {region.name}",
+            "title": f"Directeur général de l'agence régionale de santé {region.name}",
+        },
+    )
+    return signatory
+
+
+def verification_url(*, number: str) -> str:
+    """Absolute URL of the public verification page of a decision."""
+    return portal_url(reverse("decisions:verify", kwargs={"number": number}))
+
+
+def portal_url(path: str) -> str:
+    """An absolute URL of the portal: ``PORTAL_BASE_URL`` when configured (e.g.
+    ``https://esms-numerique.example.gouv.fr``), otherwise the current Site's domain over HTTPS."""
+    base = getattr(settings, "PORTAL_BASE_URL", "")
+    if not base:
+        from django.contrib.sites.models import Site
+
+        base = f"https://{Site.objects.get_current().domain}"
+    return f"{base.rstrip('/')}{path}"
+
+
+def _motivation(application: Application, outcome: str) -> str:
+    """A rejection's motivation: the deciding agent's comment, else the instructeur's."""
+    if outcome != Status.REJECTED:
+        return ""
+    comment = (
+        WorkflowLog.objects.filter(application=application, action=Action.REJECT)
+        .order_by("-id")
+        .values_list("comment", flat=True)
+        .first()
+    )
+    return (comment or "").strip() or application.motivation.strip()
+
+
+def _essms_lines(application: Application, amounts: dict[str, int]) -> list[dict[str, Any]]:
+    """One line per ESSMS of the grappe, by FINESS, with its proposed amount (0 if none)."""
+    memberships = (
+        GrappeMembership.objects.filter(grappe_id=application.grappe_id)
+        .select_related("structure__category")
+        .order_by("structure__finess")
+    )
+    projects = dict(ProjectType.choices)
+    lines = []
+    for membership in memberships:
+        structure = membership.structure
+        category = structure.category
+        lines.append(
+            {
+                "finess": structure.finess,
+                "name": structure.name,
+                "category": f"{category.code} — {category.label}"
+                if category
+                else structure.category_code,
+                "casf_item": category.casf_item_id if category and category.casf_item_id else "",
+                "project": str(projects.get(membership.project_type, membership.project_type)),
+                "amount": amounts.get(f"structure:{structure.finess}", 0),
+            }
+        )
+    return lines
+
+
+def _supports(rows: list[ProposedAmount]) -> list[dict[str, Any]]:
+    """Support lines (hardware per gestionnaire, procurement, steering) with readable labels."""
+    names = dict(
+        Organisation.objects.filter(
+            finess__in=[r.line.split(":", 1)[1] for r in rows if r.line.startswith("hardware:")]
+        ).values_list("finess", "name")
+    )
+    supports = []
+    for row in rows:
+        if row.line.startswith("structure:"):
+            continue
+        label = row.label
+        if row.line.startswith("hardware:"):
+            finess = row.line.split(":", 1)[1]
+            label = f"Matériel et infrastructure — {names.get(finess, finess)} ({finess})"
+        supports.append({"label": label, "amount": int(row.proposed)})
+    return supports
+
+
+def decision_snapshot_build(
+    *,
+    application: Application,
+    outcome: str,
+    number: str,
+    issued_on: datetime.date,
+    signatory: Signatory,
+) -> dict[str, Any]:
+    """Everything the letter shows, as plain JSON data (frozen in the Decision)."""
+    from funding.rules import tranches
+    from funding.services import campaign_parameters
+
+    call = application.call
+    campaign = call.campaign
+    porteur = application.grappe.porteur
+    rows = list(ProposedAmount.objects.filter(application=application).order_by("id"))
+    accepted = outcome == Status.ACCEPTED
+    amounts = {row.line: int(row.proposed) for row in rows} if accepted else {}
+    supports = _supports(rows) if accepted else []
+    lines = _essms_lines(application, amounts)
+    total = sum(line["amount"] for line in lines) + sum(s["amount"] for s in supports)
+    schedule = tranches(total, campaign_parameters(campaign=campaign)) if accepted else ()
+    references = [CASF_REFERENCE]
+    if campaign.instruction_reference.strip():
+        references.append(f"l'{campaign.instruction_reference.strip()}")
+    references.append(f"le cahier des charges de l'appel à projets « {call.name} »")
+    submitted = application.submitted_at
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "number": number,
+        "issued_on": issued_on.isoformat(),
+        "outcome": str(outcome),
+        "authority": {
+            "scope": signatory.scope,
+            "name": signatory.authority,
+            "signatory": {
+                "name": signatory.name,
+                "title": signatory.title,
+                "city": signatory.city,
+            },
+        },
+        "campaign": {
+            "year": campaign.year,
+            "name": campaign.name,
+            "instruction_reference": campaign.instruction_reference,
+        },
+        "call": {
+            "name": call.name,
+            "scope": call.scope,
+            "region": call.region.name if call.region else "",
+        },
+        "application": {
+            "id": application.pk,
+            "submitted_on": timezone.localdate(submitted).strftime("%d/%m/%Y") if submitted else "",
+        },
+        "porteur": {"name": porteur.name, "finess": porteur.finess, "siren": porteur.siren},
+        "grappe": {"name": application.grappe.name, "essms_count": len(lines)},
+        "lines": lines,
+        "supports": supports,
+        "total": total,
+        "tranches": [{"label": t.label, "amount": t.amount} for t in schedule],
+        "second_tranche_conditions": list(SECOND_TRANCHE_CONDITIONS) if accepted else [],
+        "motivation": _motivation(application, outcome),
+        "legal_references": references,
+        "verification_url": verification_url(number=number),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Issuing
+# --------------------------------------------------------------------------------------------
+
+
+def decision_issue(*, application: Application, by: User, comment: str = "") -> Decision:
+    """Issue the decision of an accepted or rejected dossier: NOTIFY transition, number,
+    snapshot, PDF letter in private storage, immutable Decision row — all or nothing."""
+    stored: str | None = None
+    try:
+        with transaction.atomic():
+            result = transition(application, action=Action.NOTIFY, by=by, comment=comment)
+            locked = result.application
+            outcome = result.entry.from_status
+            call = Call.objects.select_related("campaign", "region").get(pk=locked.call_id)
+            locked.call = call
+            signatory = signatory_for(call=call)
+            region_key = decision_region_key(call=call)
+            now = timezone.now()
+            issued_on = timezone.localdate(now)
+            # Lock the counter last: it is held only while the letter is rendered and stored.
+            sequence = decision_sequence_allocate(campaign=call.campaign, region_key=region_key)
+            number = decision_number_format(
+                year=call.campaign.year, region_key=region_key, sequence=sequence
+            )
+            snapshot = decision_snapshot_build(
+                application=locked,
+                outcome=outcome,
+                number=number,
+                issued_on=issued_on,
+                signatory=signatory,
+            )
+            pdf = letter_pdf(snapshot)
+            stored = default_storage.save(
+                f"decisions/{call.campaign.year}/{number}.pdf", ContentFile(pdf)
+            )
+            return Decision.objects.create(
+                application=locked,
+                campaign=call.campaign,
+                region_key=region_key,
+                sequence=sequence,
+                number=number,
+                outcome=outcome,
+                issued_on=issued_on,
+                issued_at=now,
+                issued_by=by,
+                signatory_name=signatory.name,
+                signatory_title=signatory.title,
+                beneficiary=snapshot["porteur"]["name"],
+                total=snapshot["total"],
+                snapshot=snapshot,
+                snapshot_sha256=snapshot_fingerprint(snapshot),
+                pdf=stored,
+                pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+            )
+    except BaseException:
+        # The transaction rolled back: do not leave an orphan letter behind.
+        if stored:
+            default_storage.delete(stored)
+        raise
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+
+def decisions_visible_to(user: User) -> QuerySet[Decision]:
+    """Decisions of the dossiers ``user`` may read (applicants: their grappes'; ARS: their
+    region's; CNSA and administrators: all)."""
+    return Decision.objects.filter(
+        application__in=applications_visible_to(user).values("pk")
+    ).select_related("campaign", "application__call__region")
+
+
+def decisions_exportable_by(user: User) -> QuerySet[Decision]:
+    """Decisions a back-office user may export: CNSA and administrators all, ARS their region."""
+    return Decision.objects.filter(
+        application__in=applications_reviewable_by(user).values("pk")
+    ).select_related("campaign", "application__call__region", "application__grappe")
+
+
+def decision_for_user(*, user: User, number: str) -> Decision:
+    """One decision ``user`` may read, or 404."""
+    try:
+        return decisions_visible_to(user).get(number=number)
+    except Decision.DoesNotExist:
+        raise Http404("Décision introuvable.") from None
+
+
+def decision_public(*, number: str) -> Decision | None:
+    """The decision with this number, for the public verification page (or None)."""
+    return Decision.objects.filter(number=number).first()
+
+
+def decision_pdf_matches(*, decision: Decision, chunks: Iterable[bytes]) -> bool:
+    """Whether the uploaded file is byte for byte the decision's PDF (SHA-256 comparison)."""
+    digest = hashlib.sha256()
+    for chunk in chunks:
+        digest.update(chunk)
+    return digest.hexdigest() == decision.pdf_sha256
+
+
+def applications_awaiting_decision(*, user: User) -> QuerySet[Application]:
+    """Accepted or rejected dossiers of the user's scope whose decision is not issued yet."""
+    return (
+        applications_reviewable_by(user)
+        .filter(status__in=DECIDED_STATUSES, decision__isnull=True)
+        .select_related("grappe__porteur", "call__region", "call__campaign")
+        .order_by("call__campaign__year", "call__scope", "call__region__position", "pk")
+    )
+
+
+def can_issue_decisions(user: User) -> bool:
+    """Only CNSA agents issue decisions (the NOTIFY transition is theirs, every region)."""
+    return user.is_authenticated and user.role == Role.CNSA_AGENT
+
+
+# --------------------------------------------------------------------------------------------
+# Batch export (ZIP of PDFs + CSV manifest)
+# --------------------------------------------------------------------------------------------
+
+MANIFEST_NAME = "manifeste.csv"
+MANIFEST_HEADER = ("numero", "date", "decision", "beneficiaire", "total_euros", "sha256_pdf")
+
+
+def decision_export_create(
+    *, by: User, decisions: QuerySet[Decision], filters: dict[str, Any]
+) -> DecisionExport:
+    """Record an export job for a fixed set of decisions and queue its task after commit."""
+    from .decision_tasks import build_decision_export
+
+    ids = list(decisions.order_by().values_list("pk", flat=True).distinct())
+    if not ids:
+        raise DecisionError("Aucune décision ne correspond à ces critères : rien à exporter.")
+    with transaction.atomic():
+        job = DecisionExport.objects.create(requested_by=by, filters=filters, total=len(ids))
+        job.decisions.add(*ids)
+        transaction.on_commit(lambda: build_decision_export.delay(job.pk))
+    return job
+
+
+def decision_exports_of(*, user: User) -> QuerySet[DecisionExport]:
+    """The user's own export jobs, latest first."""
+    return DecisionExport.objects.filter(requested_by=user).order_by("-created_at", "-pk")
+
+
+def decision_export_for_owner(*, user: User, pk: int) -> DecisionExport:
+    """One of the user's export jobs, or 404 (another user's job is not disclosed)."""
+    try:
+        return decision_exports_of(user=user).get(pk=pk)
+    except DecisionExport.DoesNotExist:
+        raise Http404("Export introuvable.") from None
+
+
+def export_workdir(job_id: int) -> Path:
+    """Where a job writes its ZIP entries, one file per decision number (local disk).
+
+    ``DECISION_EXPORT_WORKDIR`` when set, otherwise ``exports-work/`` in private storage."""
+    configured = getattr(settings, "DECISION_EXPORT_WORKDIR", None)
+    if configured:
+        root = Path(configured)
+    else:
+        try:
+            root = Path(default_storage.path("exports-work"))
+        except NotImplementedError:  # remote storage: work on local temporary disk
+            import tempfile
+
+            root = Path(tempfile.gettempdir()) / "esms-exports-work"
+    return root / str(job_id)
+
+
+def _export_rows(job: DecisionExport) -> Iterator[tuple[Any, ...]]:
+    """The job's decisions in number order, streamed from the database."""
+    return (
+        job.decisions.order_by("number")
+        .values_list("number", "issued_on", "outcome", "beneficiary", "total", "pdf_sha256", "pdf")
+        .iterator(chunk_size=200)
+    )
+
+
+def _write_entry(target: Path, stored_name: str, expected_sha256: str) -> None:
+    """Copy one PDF from storage to ``target``, streaming, checking its hash; the entry appears
+    atomically (temporary file then rename), so an existing entry is always complete."""
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    digest = hashlib.sha256()
+    with default_storage.open(stored_name, "rb") as source, temporary.open("wb") as sink:
+        while chunk := source.read(PDF_CHUNK):
+            digest.update(chunk)
+            sink.write(chunk)
+    if digest.hexdigest() != expected_sha256:
+        temporary.unlink(missing_ok=True)
+        raise DecisionError(f"Le PDF stocké de {target.stem} ne correspond plus à son empreinte.")
+    os.replace(temporary, target)
+
+
+def _progress(job_id: int, done: int) -> None:
+    """Record progress and a heartbeat (the first call also marks the job as running)."""
+    now = timezone.now()
+    DecisionExport.objects.filter(pk=job_id).update(
+        status=DecisionExport.Status.RUNNING,
+        done=done,
+        heartbeat_at=now,
+        started_at=Coalesce("started_at", now),
+    )
+
+
+def _assemble(job: DecisionExport, workdir: Path) -> tuple[str, int]:
+    """Write the ZIP (entries streamed from disk, then the manifest) and store it privately."""
+    local = workdir / "archive.zip.tmp"
+    with zipfile.ZipFile(local, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for number, *_rest in _export_rows(job):
+            archive.write(workdir / f"{number}.pdf", arcname=f"{number}.pdf")
+        with archive.open(MANIFEST_NAME, "w") as raw:
+            text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+            writer = csv.writer(text, delimiter=";")
+            writer.writerow(MANIFEST_HEADER)
+            for number, issued_on, outcome, beneficiary, total, sha256, _pdf in _export_rows(job):
+                label = Decision.Outcome(outcome).label
+                writer.writerow((number, issued_on, label, beneficiary, int(total), sha256))
+            text.flush()
+            text.detach()
+    name = f"exports/{job.pk}/decisions-{job.pk}.zip"
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    with local.open("rb") as handle:
+        stored = default_storage.save(name, File(handle, name=name))
+    size = local.stat().st_size
+    local.unlink()
+    return stored, size
+
+
+def decision_export_build(*, job_id: int) -> DecisionExport | None:
+    """Build (or resume) an export job. Idempotent: entries already on disk are skipped, a
+    finished job is left alone, so a worker killed mid-batch and restarted finishes the job
+    without duplicates. Memory stays flat: rows are streamed and files copied in chunks."""
+    job = DecisionExport.objects.filter(pk=job_id).first()
+    if job is None:  # the job was deleted (or belongs to another database): nothing to do
+        logger.warning("Export de décisions %s introuvable : tâche ignorée.", job_id)
+        return None
+    if job.status == DecisionExport.Status.DONE:
+        return job
+    workdir = export_workdir(job.pk)
+    workdir.mkdir(parents=True, exist_ok=True)
+    try:
+        rows = _export_rows(job)
+        for done, (number, _date, _outcome, _name, _total, sha256, stored) in enumerate(rows, 1):
+            target = workdir / f"{number}.pdf"
+            if not target.exists():
+                _write_entry(target, stored, sha256)
+            _progress(job.pk, done)
+        archive, size = _assemble(job, workdir)
+    except Exception as error:
+        DecisionExport.objects.filter(pk=job.pk).update(
+            status=DecisionExport.Status.FAILED, error=str(error)[:2000]
+        )
+        raise
+    DecisionExport.objects.filter(pk=job.pk).update(
+        status=DecisionExport.Status.DONE,
+        done=job.total,
+        archive=archive,
+        archive_size=size,
+        finished_at=timezone.now(),
+        error="",
+    )
+    shutil.rmtree(workdir, ignore_errors=True)
+    job.refresh_from_db()
+    _notify_export_ready(job)
+    return job
+
+
+def _notify_export_ready(job: DecisionExport) -> None:
+    """E-mail the requester that the ZIP can be downloaded."""
+    from essms_portal.tasks import send_email_task
+
+    url = portal_url(reverse("decisions:export_detail", kwargs={"pk": job.pk}))
+    send_email_task.delay(
+        subject=f"Export de décisions n° {job.pk} prêt",
+        body=(
+            f"Bonjour,\n\nL'archive des {job.total} décision(s) demandée le "
+            f"{timezone.localtime(job.created_at):%d/%m/%Y à %H:%M} est prête.\n"
+            f"Téléchargez-la sur {url}\n"
+        ),
+        recipients=[job.requested_by.email],
+    )
+
+
+def decision_export_resume_if_stale(
+    *, job: DecisionExport, stale_after: datetime.timedelta = datetime.timedelta(minutes=2)
+) -> bool:
+    """Queue the job's task again when it shows no sign of life (worker killed or restarted,
+    message lost): the task resumes where the files on disk stop. Returns True if queued."""
+    from .decision_tasks import build_decision_export
+
+    if job.status not in (DecisionExport.Status.PENDING, DecisionExport.Status.RUNNING):
+        return False
+    last = job.heartbeat_at or job.created_at
+    if timezone.now() - last < stale_after:
+        return False
+    updated = DecisionExport.objects.filter(
+        pk=job.pk, heartbeat_at=job.heartbeat_at, status=job.status
+    ).update(heartbeat_at=timezone.now())
+    if not updated:  # someone else (the task, or another poll) moved first
+        return False
+    transaction.on_commit(lambda: build_decision_export.delay(job.pk))
+    return True
+
+
+def decision_counts_by_outcome(queryset: QuerySet[Decision]) -> dict[str, int]:
+    """Number of decisions per outcome in a (filtered) queryset: one query."""
+    rows = queryset.order_by().values("outcome").annotate(n=Count("pk"))
+    return {row["outcome"]: row["n"] for row in rows}
