@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("applications.urls")),
     path("", include("applications.decision_urls")),
+    path("", include("grappes.urls")),
     path("espace/", include("grappes.espace_urls")),
     path("espace/", include("applications.espace_urls")),
 ]

@@ -152,3 +152,38 @@ class GrappeJoinRequestAdmin(admin.ModelAdmin):
     list_display = ("organisation", "grappe", "created_at", "accepted")
     list_filter = ("accepted",)
     search_fields = ("organisation__name", "grappe__name")
+
+
+@admin.register(models.FinessImportJob)
+class FinessImportJobAdmin(admin.ModelAdmin):
+    """Imports of the FINESS extract: read-only records; new ones go through the upload page."""
+
+    list_display = (
+        "created_at",
+        "original_name",
+        "status",
+        "progress",
+        "created",
+        "updated",
+        "unchanged",
+        "rejected",
+        "created_by",
+    )
+    list_filter = ("status",)
+    search_fields = ("original_name", "created_by__email")
+    readonly_fields = [field.name for field in models.FinessImportJob._meta.fields]
+
+    def get_urls(self):
+        # Late import: the upload pages live in their own module (form, views, templates).
+        from .finess_admin import finess_import_urls
+
+        return finess_import_urls(self) + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """« Ajouter » leads to the upload page: a job only exists for an uploaded file."""
+        from django.shortcuts import redirect
+
+        return redirect("admin:grappes_finessimportjob_upload")
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -469,3 +469,55 @@ class GrappeInvitation(models.Model):
 
     def __str__(self) -> str:
         return f"Invitation de {self.email} dans {self.grappe}"
+
+
+class FinessImportJob(models.Model):
+    """An import of the FINESS extract uploaded in the admin and run by a Celery worker.
+
+    The worker updates ``progress`` (0 to 100) as it goes; the page that started the import
+    polls it. The uploaded file stays in the private storage for audit.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "En attente"
+        RUNNING = "running", "En cours"
+        DONE = "done", "Terminé"
+        FAILED = "failed", "Échec"
+
+    file = models.FileField("fichier", upload_to="finess/%Y/%m/", max_length=255)
+    original_name = models.CharField("nom du fichier déposé", max_length=255)
+    size = models.PositiveBigIntegerField("taille (octets)", default=0)
+    status = models.CharField(
+        "statut", max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    progress = models.PositiveSmallIntegerField("progression (%)", default=0)
+    lines_read = models.PositiveIntegerField("lignes lues", default=0)
+    created = models.PositiveIntegerField("établissements créés", default=0)
+    updated = models.PositiveIntegerField("établissements mis à jour", default=0)
+    unchanged = models.PositiveIntegerField("établissements inchangés", default=0)
+    rejected = models.PositiveIntegerField("lignes rejetées", default=0)
+    report = models.TextField("compte rendu", blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="lancé par",
+    )
+    created_at = models.DateTimeField("déposé le", auto_now_add=True)
+    started_at = models.DateTimeField("commencé le", null=True, blank=True)
+    finished_at = models.DateTimeField("terminé le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "import FINESS"
+        verbose_name_plural = "imports FINESS"
+        ordering = ("-created_at",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(progress__lte=100), name="finess_import_job_progress_le_100"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Import FINESS « {self.original_name} » ({self.get_status_display()})"

@@ -134,75 +134,22 @@ OTHER_CATEGORY_WEIGHTS: dict[str, int] = {
 # not eligible, and reports them.
 UNLISTED_CATEGORY_CODES = ("628", "697", "698", "365")
 
+
+def _codes(text: str) -> tuple[str, ...]:
+    """Category codes written as one space-separated string (easier to read in bulk)."""
+    return tuple(text.split())
+
+
 # How ESSMS group under gestionnaires: each family draws its categories from its own mix.
 CATEGORY_FAMILIES: dict[str, tuple[str, ...]] = {
-    "personnes âgées": ("500", "460", "354", "202", "209", "207", "502", "501", "381"),
-    "handicap": (
-        "246",
-        "382",
-        "252",
-        "437",
-        "255",
-        "446",
-        "445",
-        "448",
-        "449",
-        "395",
-        "238",
-        "242",
-        "182",
-        "183",
-        "186",
-        "188",
-        "189",
-        "192",
-        "194",
-        "195",
-        "196",
-        "390",
-        "396",
-        "402",
-        "190",
-        "198",
-        "249",
-        "464",
-        "370",
-        "377",
-        "379",
-        "461",
-        "463",
-    ),  # fmt: skip
-    "enfance": (
-        "177",
-        "175",
-        "176",
-        "172",
-        "166",
-        "236",
-        "241",
-        "286",
-        "295",
-        "440",
-        "441",
-        "378",
-        "257",
-        "640",
-    ),  # fmt: skip
-    "inclusion": (
-        "214",
-        "219",
-        "442",
-        "444",
-        "443",
-        "165",
-        "178",
-        "180",
-        "197",
-        "213",
-        "380",
-        "257",
-    ),  # fmt: skip
-    "protection juridique": ("340", "341", "342", "344"),
+    "personnes âgées": _codes("500 460 354 202 209 207 502 501 381"),
+    "handicap": _codes(
+        "246 382 252 437 255 446 445 448 449 395 238 242 182 183 186 188 189 192 194 195 196 "
+        "390 396 402 190 198 249 464 370 377 379 461 463"
+    ),
+    "enfance": _codes("177 175 176 172 166 236 241 286 295 440 441 378 257 640"),
+    "inclusion": _codes("214 219 442 444 443 165 178 180 197 213 380 257"),
+    "protection juridique": _codes("340 341 342 344"),
 }
 
 NAME_PREFIX: dict[str, str] = {
@@ -244,6 +191,10 @@ PLACE_NAMES = (
     "LA FONTAINE", "LES PRÉS", "MONTPLAISIR", "LES CYGNES", "LA CHÂTAIGNERAIE", "LES AUBÉPINES",
     "LE BOCAGE", "PIERRE BROSSOLETTE", "JEAN MOULIN", "LOUISE MICHEL", "VICTOR HUGO",
     "MARIE CURIE", "LES ORMES", "LA BRUYÈRE", "LE MOULIN", "LES HORTENSIAS", "L'OLIVERAIE",
+)  # fmt: skip
+COMMUNES = (
+    "SAINT-MARTIN", "VILLENEUVE", "MONTREUIL", "BEAUMONT", "FONTAINE", "CHÂTEAUNEUF",
+    "SAINTE-FOY", "BOURG", "LA CHAPELLE", "NEUVILLE", "VAL-D'ARRÉ", "ÉPINAY", "RIVIÈRE-SALÉE",
 )  # fmt: skip
 STREET_TYPES = ("R", "AV", "BD", "CHE", "PL", "RTE", "IMP", "ALL", "QUA")
 STREET_NAMES = (

@@ -150,6 +150,8 @@ EXPECTED.update(
         "organisations:membership_remove": _applicant("post", 302),
         "organisations:invitation": _applicant("get", 200, 200),  # the token is the secret
         "organisations:grappe_join": _applicant("get", 200, 200),
+    # The FINESS lookup API answers every signed-in user (404 here: number not in referential).
+    "grappes:finess_lookup": ("get", {**dict.fromkeys(ACTORS, 404), "anonymous": LOGIN}),
         "organisations:join_decide": _applicant("post", 404),
         "dossiers:create": _applicant("get", 200),
         "dossiers:detail": _applicant("get", 200),
@@ -270,6 +272,7 @@ def world():
         },
         "organisations:invitation": {"token": invitation.token},
         "organisations:join_decide": {"pk": application.grappe_id, "join_pk": 999_999},
+        "grappes:finess_lookup": {"finess": "010000016"},
         "dossiers:create": {"grappe_pk": application.grappe_id},
         "dossiers:download": {"pk": application.pk, "attachment_pk": attachment.pk},
         **{

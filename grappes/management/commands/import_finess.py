@@ -6,13 +6,14 @@ Exit codes: 0 when the file was imported (rejected lines are listed, they do not
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from grappes.finess_import import NotAFinessExtract, finess_import
+from grappes.finess_import import ImportReport, NotAFinessExtract, finess_import
 
 NOT_AN_EXTRACT_EXIT_CODE = 2
 
@@ -36,8 +37,12 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         # The bar goes to stderr, only when a person watches the terminal.
         show_bar = not options["quiet"] and self.stdout.isatty()
+        try:
+            size: int | None = os.path.getsize(options["path"])
+        except OSError:
+            size = None  # reported by the import itself
         with tqdm(
-            total=0,
+            total=size,
             unit="o",
             unit_scale=True,
             desc="Import FINESS",
@@ -45,7 +50,7 @@ class Command(BaseCommand):
             file=sys.stderr,
         ) as bar:
 
-            def advance(done: int, total: int) -> None:
+            def advance(done: int, total: int, report: ImportReport) -> None:
                 if total and bar.total != total:
                     bar.total = total
                 bar.update(done - bar.n)
@@ -62,7 +67,8 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"Lecture impossible de « {options['path']} » : {error.strerror or error}."
                 ) from None
-        text = report.as_text()
+        # Rejected lines are always listed; warnings in full only when asked for.
+        text = report.as_text(max_warnings=None if options["verbosity"] >= 2 else 20)
         style = self.style.SUCCESS if not report.rejected else self.style.WARNING
         first, _, rest = text.partition("\n")
         self.stdout.write(style(first))
