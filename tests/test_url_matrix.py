@@ -150,8 +150,8 @@ EXPECTED.update(
         "organisations:membership_remove": _applicant("post", 302),
         "organisations:invitation": _applicant("get", 200, 200),  # the token is the secret
         "organisations:grappe_join": _applicant("get", 200, 200),
-    # The FINESS lookup API answers every signed-in user (404 here: number not in referential).
-    "grappes:finess_lookup": ("get", {**dict.fromkeys(ACTORS, 404), "anonymous": LOGIN}),
+        # The FINESS lookup API answers every signed-in user (404 here: number not in referential).
+        "grappes:finess_lookup": ("get", {**dict.fromkeys(ACTORS, 404), "anonymous": LOGIN}),
         "organisations:join_decide": _applicant("post", 404),
         "dossiers:create": _applicant("get", 200),
         "dossiers:detail": _applicant("get", 200),

@@ -6,38 +6,101 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('grappes', '0004_grappejoinrequest'),
+        ("grappes", "0004_grappejoinrequest"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='FinessImportJob',
+            name="FinessImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('file', models.FileField(max_length=255, upload_to='finess/%Y/%m/', verbose_name='fichier')),
-                ('original_name', models.CharField(max_length=255, verbose_name='nom du fichier déposé')),
-                ('size', models.PositiveBigIntegerField(default=0, verbose_name='taille (octets)')),
-                ('status', models.CharField(choices=[('pending', 'En attente'), ('running', 'En cours'), ('done', 'Terminé'), ('failed', 'Échec')], default='pending', max_length=10, verbose_name='statut')),
-                ('progress', models.PositiveSmallIntegerField(default=0, verbose_name='progression (%)')),
-                ('lines_read', models.PositiveIntegerField(default=0, verbose_name='lignes lues')),
-                ('created', models.PositiveIntegerField(default=0, verbose_name='établissements créés')),
-                ('updated', models.PositiveIntegerField(default=0, verbose_name='établissements mis à jour')),
-                ('unchanged', models.PositiveIntegerField(default=0, verbose_name='établissements inchangés')),
-                ('rejected', models.PositiveIntegerField(default=0, verbose_name='lignes rejetées')),
-                ('report', models.TextField(blank=True, verbose_name='compte rendu')),
-                ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='déposé le')),
-                ('started_at', models.DateTimeField(blank=True, null=True, verbose_name='commencé le')),
-                ('finished_at', models.DateTimeField(blank=True, null=True, verbose_name='terminé le')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='lancé par')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "file",
+                    models.FileField(
+                        max_length=255, upload_to="finess/%Y/%m/", verbose_name="fichier"
+                    ),
+                ),
+                (
+                    "original_name",
+                    models.CharField(max_length=255, verbose_name="nom du fichier déposé"),
+                ),
+                ("size", models.PositiveBigIntegerField(default=0, verbose_name="taille (octets)")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "En attente"),
+                            ("running", "En cours"),
+                            ("done", "Terminé"),
+                            ("failed", "Échec"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="statut",
+                    ),
+                ),
+                (
+                    "progress",
+                    models.PositiveSmallIntegerField(default=0, verbose_name="progression (%)"),
+                ),
+                ("lines_read", models.PositiveIntegerField(default=0, verbose_name="lignes lues")),
+                (
+                    "created",
+                    models.PositiveIntegerField(default=0, verbose_name="établissements créés"),
+                ),
+                (
+                    "updated",
+                    models.PositiveIntegerField(
+                        default=0, verbose_name="établissements mis à jour"
+                    ),
+                ),
+                (
+                    "unchanged",
+                    models.PositiveIntegerField(default=0, verbose_name="établissements inchangés"),
+                ),
+                (
+                    "rejected",
+                    models.PositiveIntegerField(default=0, verbose_name="lignes rejetées"),
+                ),
+                ("report", models.TextField(blank=True, verbose_name="compte rendu")),
+                ("created_at", models.DateTimeField(auto_now_add=True, verbose_name="déposé le")),
+                (
+                    "started_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="commencé le"),
+                ),
+                (
+                    "finished_at",
+                    models.DateTimeField(blank=True, null=True, verbose_name="terminé le"),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                        verbose_name="lancé par",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'import FINESS',
-                'verbose_name_plural': 'imports FINESS',
-                'ordering': ('-created_at',),
-                'constraints': [models.CheckConstraint(condition=models.Q(('progress__lte', 100)), name='finess_import_job_progress_le_100')],
+                "verbose_name": "import FINESS",
+                "verbose_name_plural": "imports FINESS",
+                "ordering": ("-created_at",),
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("progress__lte", 100)),
+                        name="finess_import_job_progress_le_100",
+                    )
+                ],
             },
         ),
     ]
