@@ -31,7 +31,7 @@ from .forms import (
     VersionedForm,
 )
 from .models import Application, Attachment, Decision
-from .selectors import applications_visible_to, calls_open
+from .selectors import applications_visible_to, calls_open_for_grappe
 from .workflow import Action, TransitionError, transition
 
 
@@ -95,7 +95,7 @@ def _requests_from(form: ApplicationForm, application: Application) -> SupportRe
 def application_create(request: HttpRequest, grappe_pk: int) -> HttpResponse:
     """Open a dossier for the grappe on an open call."""
     grappe = grappe_for_member(user=_user(request), pk=grappe_pk)
-    form = CreateApplicationForm(request.POST or None, calls=calls_open())
+    form = CreateApplicationForm(request.POST or None, calls=calls_open_for_grappe(grappe=grappe))
     if request.method == "POST" and form.is_valid():
         try:
             application = services.application_create(

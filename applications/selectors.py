@@ -33,6 +33,23 @@ def calls_open(*, on: datetime.date | None = None) -> QuerySet[Call]:
     )
 
 
+def calls_open_for_grappe(*, grappe: object) -> QuerySet[Call]:
+    """Open calls a grappe may answer: the national call, and the regional call of the region
+    holding most of its ESSMS (a tie goes to the region of the ESSMS added first)."""
+    from grappes.models import GrappeMembership
+
+    regions = list(
+        GrappeMembership.objects.filter(grappe=grappe, structure__departement__region__isnull=False)
+        .order_by("id")
+        .values_list("structure__departement__region_id", flat=True)
+    )
+    calls = calls_open()
+    if not regions:
+        return calls.filter(scope="national")
+    majority = max(dict.fromkeys(regions), key=regions.count)
+    return calls.filter(Q(scope="national") | Q(region_id=majority))
+
+
 def applications_reviewable_by(user: User) -> QuerySet[Application]:
     """Dossiers a back-office user may see: their region's (ARS), every region's (CNSA,
     administrators). Drafts stay private to applicants."""

@@ -231,11 +231,17 @@ def application_create(*, grappe: object, call: Call, by: User) -> Application:
     """Open a draft dossier for the grappe on an open call that matches it."""
     from grappes.models import Grappe
 
-    from .selectors import calls_open
+    from .selectors import calls_open, calls_open_for_grappe
 
     assert isinstance(grappe, Grappe)
     if not calls_open().filter(pk=call.pk).exists():
         raise ReviewError("Cet appel à projets n'est pas ouvert.")
+    if not calls_open_for_grappe(grappe=grappe).filter(pk=call.pk).exists():
+        raise ReviewError(
+            "Cet appel régional n'est pas celui de la région de la plupart des "
+            "ESSMS de la grappe : choisissez l'appel de leur région ou l'appel "
+            "national."
+        )
     if Application.objects.filter(grappe=grappe, call=call).exists():
         raise ReviewError("Cette grappe a déjà un dossier sur cet appel.")
     return Application.objects.create(grappe=grappe, call=call, created_by=by)

@@ -135,3 +135,23 @@ def test_a_pending_member_can_prepare_but_not_submit(client):
     )
     assert Application.objects.get().status == "draft"
     assert response.status_code == 200
+
+
+def test_only_the_matching_calls_are_offered(client, dossier):
+    from applications.models import Call
+    from grappes.models import Region
+    from tests.factories import CallFactory
+
+    CallFactory(region=Region.objects.get(code="84"))
+    CallFactory(scope="national", region=None)
+    response = client.get(reverse("dossiers:create", args=[dossier.grappe_id]))
+    offered = set(response.context["form"].fields["call"].queryset.values_list("pk", flat=True))
+    expected = {
+        *Call.objects.filter(scope="national").values_list("pk", flat=True),
+        dossier.call_id,
+    }  # the grappe's ESSMS are in Paris: Île-de-France only
+    assert offered == expected
+    lyon = Call.objects.get(region_id="84")
+    response = client.post(reverse("dossiers:create", args=[dossier.grappe_id]), {"call": lyon.pk})
+    assert response.status_code == 200
+    assert "Sélectionnez un choix valide" in _page(response)
