@@ -15,6 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from essms_portal.accounts.models import Role, User
+from grappes.models import Grappe
 
 from .models import Application, Call, ProposedAmount, Review, ScoringCriterion
 from .workflow import Status
@@ -33,7 +34,7 @@ def calls_open(*, on: datetime.date | None = None) -> QuerySet[Call]:
     )
 
 
-def calls_open_for_grappe(*, grappe: object) -> QuerySet[Call]:
+def calls_open_for_grappe(*, grappe: Grappe) -> QuerySet[Call]:
     """Open calls a grappe may answer: the national call, and the regional call of the region
     holding most of its ESSMS (a tie goes to the region of the ESSMS added first)."""
     from grappes.models import GrappeMembership
