@@ -308,7 +308,9 @@ def transition(
 
     with transaction.atomic():
         locked = (
-            Application.objects.select_for_update()
+            # of=("self",): lock the dossier only, not the joined call and grappe rows, so
+            # transitions of different dossiers of one call never wait on each other.
+            Application.objects.select_for_update(of=("self",))
             .select_related("grappe__porteur", "call")
             .get(pk=application.pk)
         )
