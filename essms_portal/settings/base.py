@@ -167,6 +167,8 @@ LOGGING = {
 }
 
 PORTAL_NAME = "ESMS numérique"
+# Absolute address printed on decision letters (verification URL) and in e-mails.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 
 CELERY_BEAT_SCHEDULE = {
     "complement-reminders": {

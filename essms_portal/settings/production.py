@@ -16,3 +16,5 @@ SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
+# Decision letters print this address: it must be the real public one.
+PORTAL_BASE_URL = env("PORTAL_BASE_URL")
