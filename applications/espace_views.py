@@ -5,7 +5,7 @@ timeline, messages, complements, withdrawal. Every dossier is loaded through
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -14,7 +14,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from essms_portal.accounts.models import User
+from essms_portal.http import request_user as _user
 from funding.rules import SupportRequests
 from funding.services import quote_for
 from grappes.espace_views import applicant_required
@@ -33,10 +33,6 @@ from .forms import (
 from .models import Application, Attachment, Decision
 from .selectors import applications_visible_to, calls_open_for_grappe
 from .workflow import Action, TransitionError, transition
-
-
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 def _dossier(request: HttpRequest, pk: int) -> Application:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -13,7 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from essms_portal.accounts.models import User
+from essms_portal.http import request_user as _user
 
 from . import selectors, services
 from .filters import ApplicationQueueFilter
@@ -39,11 +39,6 @@ REVIEW_ACTIONS = {
     Action.REJECT: can_decide,
     Action.SEND_BACK: can_decide,
 }
-
-
-def _user(request: HttpRequest) -> User:
-    """The signed-in user (LoginRequiredMiddleware guarantees one on these views)."""
-    return cast(User, request.user)
 
 
 def back_office(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from essms_portal.accounts.models import User
+from essms_portal.http import request_user as _user
 
 from . import selectors, services
 from .forms import (
@@ -25,10 +25,6 @@ from .forms import (
     StructureAddForm,
 )
 from .models import Grappe, GrappeMembership, OrganisationMember, Structure
-
-
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 def applicant_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
