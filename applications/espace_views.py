@@ -231,15 +231,8 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
     """Serve a private file after loading its dossier through the user's scope."""
-    from .selectors import applications_reviewable_by
-
-    user = _user(request)
-    scope = (
-        applications_visible_to(user)
-        if user.role == "gestionnaire"
-        else applications_reviewable_by(user)
-    )
-    application = get_object_or_404(scope, pk=pk)
+    # applications_visible_to is the applicant's grappes, or the back-office scope.
+    application = get_object_or_404(applications_visible_to(_user(request)), pk=pk)
     attachment = get_object_or_404(Attachment, application=application, pk=attachment_pk)
     response = FileResponse(
         default_storage.open(attachment.file.name, "rb"),

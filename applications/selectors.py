@@ -51,6 +51,14 @@ def calls_open_for_grappe(*, grappe: Grappe) -> QuerySet[Call]:
     return calls.filter(Q(scope="national") | Q(region_id=majority))
 
 
+def calls_visible_to(user: User) -> QuerySet[Call]:
+    """Calls a back-office user may look at: their region's for ARS agents, all otherwise."""
+    calls = Call.objects.select_related("region", "campaign")
+    if user.role in (Role.ARS_INSTRUCTEUR, Role.ARS_VALIDEUR):
+        return calls.filter(region_id=user.region_id)
+    return calls
+
+
 def applications_reviewable_by(user: User) -> QuerySet[Application]:
     """Dossiers a back-office user may see: their region's (ARS), every region's (CNSA,
     administrators). Drafts stay private to applicants."""

@@ -26,7 +26,7 @@ from .forms import (
     ProposalForm,
     ReviewForm,
 )
-from .models import Application, Call
+from .models import Application
 from .permissions import can_decide, can_instruct, can_read_private_notes, is_back_office
 from .workflow import Action, Status, TransitionError, available_actions, transition
 
@@ -298,11 +298,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @back_office
 def ranking(request: HttpRequest, pk: int) -> HttpResponse:
     """A call's proposed and accepted dossiers by score, against its envelope."""
-    calls = Call.objects.select_related("region", "campaign")
-    user = _user(request)
-    if user.is_ars:
-        calls = calls.filter(region_id=user.region_id)
-    call = get_object_or_404(calls, pk=pk)
+    call = get_object_or_404(selectors.calls_visible_to(_user(request)), pk=pk)
     return render(
         request,
         "applications/instruction/ranking.html",

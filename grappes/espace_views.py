@@ -24,7 +24,7 @@ from .forms import (
     MembershipForm,
     StructureAddForm,
 )
-from .models import Grappe, GrappeMembership, OrganisationMember, Structure
+from .models import Grappe, OrganisationMember
 
 
 def applicant_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -157,15 +157,7 @@ def grappe_detail(request: HttpRequest, pk: int) -> HttpResponse:
     grappe = selectors.grappe_for_member(user=user, pk=pk)
     mine = selectors.organisations_of(user, confirmed_only=False)
     participations = grappe.organisations.select_related("organisation")
-    available = (
-        Structure.objects.filter(
-            organisation__in=mine,
-            eligible=True,
-            organisation__grappe_participations__grappe=grappe,
-        )
-        .exclude(memberships__grappe=grappe)
-        .order_by("finess")
-    )
+    available = selectors.structures_addable_to(grappe=grappe, user=user)
     membership_form = MembershipForm(
         request.POST if request.POST.get("form") == "membership" else None, structures=available
     )
@@ -256,17 +248,14 @@ def _grappe_post(
 @applicant_required
 @require_POST
 def membership_remove(request: HttpRequest, pk: int, membership_pk: int) -> HttpResponse:
-    grappe = selectors.grappe_for_member(user=_user(request), pk=pk)
-    membership = get_object_or_404(
-        GrappeMembership,
-        grappe=grappe,
-        pk=membership_pk,
-        structure__organisation__in=selectors.organisations_of(_user(request)),
-    )
-    if services.grappe_is_locked(grappe):
-        messages.error(request, "Le dossier est déposé : la grappe ne change plus.")
+    user = _user(request)
+    grappe = selectors.grappe_for_member(user=user, pk=pk)
+    membership = selectors.membership_for_member(user=user, grappe=grappe, pk=membership_pk)
+    try:
+        services.grappe_membership_remove(membership=membership, by=user)
+    except services.ServiceError as error:
+        messages.error(request, error.message)
     else:
-        membership.delete()
         messages.success(request, "Établissement retiré de la grappe.")
     return redirect("organisations:grappe", pk=grappe.pk)
 

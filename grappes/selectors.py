@@ -10,6 +10,7 @@ from essms_portal.accounts.models import User
 from .models import (
     Grappe,
     GrappeInvitation,
+    GrappeMembership,
     Organisation,
     OrganisationMember,
     Structure,
@@ -96,3 +97,27 @@ def grappes_open_to_join(*, user: User) -> QuerySet[Grappe]:
         .distinct()
         .order_by("porteur__departement__region__position", "name")
     )
+
+
+def structures_addable_to(*, grappe: Grappe, user: User) -> QuerySet[Structure]:
+    """The user's eligible ESSMS whose gestionnaire takes part in the grappe and that are not
+    in it yet: what the user may add."""
+    return (
+        Structure.objects.filter(
+            organisation__in=organisations_of(user),
+            eligible=True,
+            organisation__grappe_participations__grappe=grappe,
+        )
+        .exclude(memberships__grappe=grappe)
+        .order_by("finess")
+    )
+
+
+def membership_for_member(*, user: User, grappe: Grappe, pk: int) -> GrappeMembership:
+    """One ESSMS of the grappe run by one of the user's organisations, or 404."""
+    try:
+        return GrappeMembership.objects.get(
+            grappe=grappe, pk=pk, structure__organisation__in=organisations_of(user)
+        )
+    except GrappeMembership.DoesNotExist:
+        raise Http404("Établissement introuvable dans cette grappe.") from None

@@ -255,6 +255,13 @@ def grappe_membership_add(
     )
 
 
+def grappe_membership_remove(*, membership: GrappeMembership, by: User) -> None:
+    """Take an ESSMS out of the grappe while its dossier is still a draft."""
+    if grappe_is_locked(membership.grappe):
+        raise ServiceError("Le dossier est déposé : la grappe ne change plus.")
+    membership.delete()
+
+
 def grappe_participation_confirm(*, grappe: Grappe, organisation: Organisation, by: User) -> None:
     """A confirmed member confirms the organisation's participation in the grappe."""
     if not is_confirmed_member(user=by, organisation=organisation):
