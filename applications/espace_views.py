@@ -144,13 +144,6 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST":
         form = _application_form(application, request.POST)
         if form.is_valid():
-            if form.cleaned_data["version"] != application.version:
-                messages.error(
-                    request,
-                    "Ce dossier a été modifié entre-temps : vérifiez les "
-                    "montants affichés puis enregistrez à nouveau.",
-                )
-                return redirect("dossiers:detail", pk=application.pk)
             try:
                 services.application_update(
                     application=application,
@@ -159,7 +152,10 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
                     steering=form.cleaned_data["steering"],
                     justification=form.cleaned_data["justification"],
                     hardware=form.hardware(),
+                    expected_version=form.cleaned_data["version"],
                 )
+            except TransitionError as error:  # stale version
+                messages.error(request, error.message)
             except services.ReviewError as error:
                 messages.error(request, str(error))
             else:

@@ -261,12 +261,22 @@ def application_update(
     steering: int,
     justification: str,
     hardware: dict[int, int],
+    expected_version: int,
 ) -> Application:
-    """Save the support requests (saved even when the quote has errors: nothing typed is lost)."""
+    """Save the support requests (saved even when the quote has errors: nothing typed is lost).
+
+    The row is locked and its version checked, like every write on a dossier."""
     from .models import HardwareRequest
 
-    if not application_is_editable(application):
+    locked = Application.objects.select_for_update().get(pk=application.pk)
+    if locked.version != expected_version:
+        raise StaleApplication(
+            "Ce dossier a été modifié entre-temps : vérifiez les montants affichés puis "
+            "enregistrez à nouveau."
+        )
+    if not application_is_editable(locked):
         raise ReviewError("Ce dossier est déposé : il n'est plus modifiable.")
+    application.version = locked.version
     application.requested_procurement = Decimal(procurement)
     application.requested_steering = Decimal(steering)
     application.justification = justification

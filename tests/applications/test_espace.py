@@ -155,3 +155,15 @@ def test_only_the_matching_calls_are_offered(client, dossier):
     response = client.post(reverse("dossiers:create", args=[dossier.grappe_id]), {"call": lyon.pk})
     assert response.status_code == 200
     assert "Sélectionnez un choix valide" in _page(response)
+
+
+def test_saving_from_a_stale_page_changes_nothing(client, dossier):
+    stale = dossier.version
+    Application.objects.filter(pk=dossier.pk).update(version=stale + 1)
+    response = client.post(
+        reverse("dossiers:detail", args=[dossier.pk]),
+        {"version": stale, "procurement": "15000", "steering": "50000", "justification": ""},
+        follow=True,
+    )
+    assert "modifié entre-temps" in _page(response)
+    assert Application.objects.get().requested_steering == 0
