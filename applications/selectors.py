@@ -15,6 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from essms_portal.accounts.models import Role, User
+from funding.rules import QuoteResult
 from grappes.models import Grappe
 
 from .models import Application, Call, ProposedAmount, Review, ScoringCriterion
@@ -274,7 +275,7 @@ class EligibilityReport:
 
     rows: tuple[EligibilityRow, ...]
     grappe_checks: tuple[tuple[str, bool, str], ...]
-    quote: object
+    quote: QuoteResult
 
 
 def eligibility_report(*, application: Application) -> EligibilityReport:

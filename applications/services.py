@@ -10,6 +10,7 @@ from django.db import transaction
 
 from essms_portal.accounts.models import User
 from essms_portal.tasks import send_email_task
+from funding.rules import QuoteResult
 from funding.services import quote_for
 from grappes.models import GrappeMembership
 
@@ -122,9 +123,13 @@ def complement_request(
     )
 
 
-def proposal_lines(*, application: Application) -> list[tuple[str, str, int]]:
-    """The lines a proposal covers, with their computed amounts: (key, label, computed)."""
-    quote = quote_for(application)
+def proposal_lines(
+    *, application: Application, quote: QuoteResult | None = None
+) -> list[tuple[str, str, int]]:
+    """The lines a proposal covers, with their computed amounts: (key, label, computed).
+
+    ``quote`` avoids computing the dossier's quote again when the caller already has it."""
+    quote = quote or quote_for(application)
     names = dict(application.grappe.memberships.values_list("structure__finess", "structure__name"))
     lines = [
         (

@@ -28,7 +28,14 @@ from .forms import (
 )
 from .models import Application
 from .permissions import can_decide, can_instruct, can_read_private_notes, is_back_office
-from .workflow import Action, Status, TransitionError, available_actions, transition
+from .workflow import (
+    Action,
+    Status,
+    TransitionError,
+    application_proposed_total,
+    available_actions,
+    transition,
+)
 
 # NOTIFY is not here: a decision is notified only by issuing it (decisions.decision_issue),
 # which numbers it and renders its letter in the same transaction.
@@ -101,10 +108,11 @@ def _review_context(request: HttpRequest, application: Application, **forms: Any
     instruct = can_instruct(user, application)
     criteria = selectors.call_criteria(call=application.call)
     version = {"version": application.version}
+    report = selectors.eligibility_report(application=application)
     context: dict[str, Any] = {
         "title": f"Dossier n° {application.pk}",
         "application": application,
-        "report": selectors.eligibility_report(application=application),
+        "report": report,
         "cross_funding": selectors.structures_funded_elsewhere(application=application),
         "score": selectors.application_score(application=application),
         "reviews": application.reviews.select_related("reviewer").prefetch_related(
@@ -118,7 +126,7 @@ def _review_context(request: HttpRequest, application: Application, **forms: Any
         "message_form": MessageForm(),
         "complements": application.complement_requests.all(),
         "proposed": application.proposed_amounts.all(),
-        "proposed_total": sum(int(p.proposed) for p in application.proposed_amounts.all()),
+        "proposed_total": application_proposed_total(application),
         "envelope": selectors.call_envelope_use(call=application.call),
         "can_instruct": instruct,
         "actions": [Action(a) for a in available_actions(application, user) if a in REVIEW_ACTIONS],
@@ -141,7 +149,7 @@ def _review_context(request: HttpRequest, application: Application, **forms: Any
                         "recommendation": application.recommendation,
                         "motivation": application.motivation,
                     },
-                    lines=services.proposal_lines(application=application),
+                    lines=services.proposal_lines(application=application, quote=report.quote),
                 ),
             }
         )
