@@ -23,7 +23,7 @@ APPLICANT_ACTIONS = frozenset(
 )
 
 
-def _applicant_emails(application: Application) -> set[str]:
+def applicant_emails(application: Application) -> set[str]:
     """Confirmed members of the organisations taking part in the grappe."""
     return set(
         User.objects.filter(
@@ -50,7 +50,7 @@ def recipients_for(entry: WorkflowLog) -> set[str]:
     application = entry.application
     recipients: set[str] = set()
     if entry.action in APPLICANT_ACTIONS:
-        recipients |= _applicant_emails(application)
+        recipients |= applicant_emails(application)
     if entry.action == Action.PROPOSE:
         recipients |= _deciders_emails(application)
     if entry.action in (Action.RESUBMIT, Action.ACCEPT, Action.REJECT, Action.SEND_BACK) and (

@@ -187,7 +187,7 @@ def proposal_save(
 
 def complement_reminders_send(*, today: datetime.date, days_before: int = 3) -> int:
     """E-mail applicants whose complement deadline is near and who have not answered yet."""
-    from .notifications import _applicant_emails
+    from .notifications import applicant_emails
 
     due = ComplementRequest.objects.filter(
         answered_at__isnull=True,
@@ -198,7 +198,7 @@ def complement_reminders_send(*, today: datetime.date, days_before: int = 3) -> 
     ).select_related("application__grappe")
     sent = 0
     for request in due:
-        for email in sorted(_applicant_emails(request.application)):
+        for email in sorted(applicant_emails(request.application)):
             send_email_task.delay(
                 subject=f"Rappel : compléments attendus avant le {request.deadline:%d/%m/%Y}",
                 body=(
