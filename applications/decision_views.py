@@ -35,7 +35,7 @@ from essms_portal.accounts.models import Role, User
 from grappes.models import Region
 
 from . import dashboard, decisions, exports, selectors
-from .filters import ApplicationQueueFilter
+from .filters import queue_filtered
 from .models import Campaign, Decision, DecisionExport
 from .views import _user
 from .views import back_office as _back_office
@@ -318,9 +318,7 @@ def data_export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponseBas
     if dataset not in exports.DATASETS or fmt not in exports.FORMATS:
         raise Http404("Export inconnu.")
     user = _user(request)
-    base = selectors.review_queue(user=user)
-    filterset = ApplicationQueueFilter(request.GET or None, queryset=base, user=user)
-    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    _filterset, rows = queue_filtered(user=user, data=request.GET)
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     filename = f"{dataset}-{stamp}.{fmt}"
     if fmt == "csv":

@@ -9,7 +9,7 @@ from essms_portal.accounts.models import Role, User
 from grappes.models import CasfCategory, Departement
 
 from .models import Application, Call
-from .selectors import has_sector
+from .selectors import has_sector, review_queue
 from .workflow import Status
 
 
@@ -88,3 +88,14 @@ class ApplicationQueueFilter(django_filters.FilterSet):
 
     def filter_mine(self, queryset: QuerySet[Application], name: str, value: bool | None):  # type: ignore[no-untyped-def]
         return queryset.filter(assignee=self.user) if value else queryset
+
+
+def queue_filtered(
+    *, user: User, data: object
+) -> tuple[ApplicationQueueFilter, QuerySet[Application]]:
+    """The user's queue narrowed by the query-string filters (all of it when they are invalid),
+    shared by the queue page and the data exports so both show the same dossiers."""
+    base = review_queue(user=user)
+    filterset = ApplicationQueueFilter(data or None, queryset=base, user=user)
+    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    return filterset, rows

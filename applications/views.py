@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from essms_portal.http import request_user as _user
 
 from . import selectors, services
-from .filters import ApplicationQueueFilter
+from .filters import queue_filtered
 from .forms import (
     ActionForm,
     AssignForm,
@@ -78,9 +78,7 @@ def _back_to(application: Application, anchor: str = "") -> HttpResponse:
 @back_office
 def queue(request: HttpRequest) -> HttpResponse:
     """The reviewer's dossiers: filters, counts per status, sorting, pagination."""
-    base = selectors.review_queue(user=_user(request))
-    filterset = ApplicationQueueFilter(request.GET or None, queryset=base, user=_user(request))
-    rows = filterset.qs if filterset.is_bound and filterset.is_valid() else base
+    filterset, rows = queue_filtered(user=_user(request), data=request.GET)
     rows = rows.order_by(*(rows.query.order_by or ["-submitted_at", "-pk"]))
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
     counts = selectors.queue_status_counts(rows)
