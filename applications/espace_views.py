@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
+from django.db.models import F
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
@@ -19,9 +20,9 @@ from funding.rules import SupportRequests
 from funding.services import quote_for
 from grappes.espace_views import applicant_required
 from grappes.models import Organisation
-from grappes.selectors import grappe_for_member, is_confirmed_member
+from grappes.selectors import grappe_for_member
 
-from . import services
+from . import permissions, services
 from .forms import (
     ApplicationForm,
     AttachmentForm,
@@ -117,7 +118,12 @@ def _context(request: HttpRequest, application: Application, **extra: Any) -> di
         "application": application,
         "form": form,
         "quote": quote,
-        "editable": services.application_is_editable(application),
+        # What the page offers is what the policy allows (applications.permissions).
+        "editable": permissions.can_edit_dossier(user, application),
+        "can_upload": permissions.can_upload_attachment(user, application),
+        "can_message": permissions.can_post_message(user, application),
+        "can_withdraw": permissions.can_applicant_act(user, application, Action.WITHDRAW),
+        "can_answer": permissions.can_applicant_act(user, application, Action.RESUBMIT),
         "attachment_form": extra.pop("attachment_form", None)
         or AttachmentForm(memberships=application.grappe.memberships.select_related("structure")),
         "attachments": application.attachments.select_related("membership__structure"),
@@ -125,8 +131,10 @@ def _context(request: HttpRequest, application: Application, **extra: Any) -> di
         "unconfirmed": application.grappe.organisations.filter(
             confirmed_at__isnull=True
         ).select_related("organisation"),
-        "can_submit": is_confirmed_member(user=user, organisation=application.grappe.porteur),
-        "log": application.log_entries.order_by("id"),
+        "can_submit": permissions.can_applicant_act(user, application, Action.SUBMIT),
+        # Applicants see the status changes; scores and other instruction records stay in the
+        # back office.
+        "log": application.log_entries.exclude(from_status=F("to_status")).order_by("id"),
         "messages_list": application.messages.select_related("author"),
         "message_form": MessageForm(),
         "complement": application.complement_requests.filter(answered_at__isnull=True).first(),
@@ -185,10 +193,12 @@ def live_quote(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
     application = _dossier(request, pk)
-    if not services.application_is_editable(application):
+    if not permissions.can_upload_attachment(_user(request), application):
         messages.error(
             request,
-            "Ce dossier est déposé : ajoutez vos pièces en réponse à une demande de compléments.",
+            "Ce dossier est déposé : ajoutez vos pièces en réponse à une demande de compléments."
+            if application.status not in permissions.APPLICANT_EDITABLE_STATUSES
+            else "Vous ne pouvez pas ajouter de pièce à ce dossier.",
         )
         return redirect("dossiers:detail", pk=pk)
     form = AttachmentForm(
@@ -212,6 +222,9 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
             upload=form.cleaned_data["file"],
             membership=form.cleaned_data["membership"],
         )
+    except services.ReviewError as error:
+        messages.error(request, str(error))
+        return redirect("dossiers:detail", pk=pk)
     except ValidationError as error:
         form.add_error("file", error)
         return render(
@@ -227,6 +240,8 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
     """Serve a private file after loading its dossier through the user's scope."""
+    from essms_portal.uploads import served_name
+
     # applications_visible_to is the applicant's grappes, or the back-office scope.
     application = get_object_or_404(applications_visible_to(_user(request)), pk=pk)
     attachment = get_object_or_404(Attachment, application=application, pk=attachment_pk)
@@ -234,7 +249,8 @@ def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> Fi
         default_storage.open(attachment.file.name, "rb"),
         content_type=attachment.content_type,
         as_attachment=True,
-        filename=attachment.original_name,
+        # The extension follows the served type, also for files stored before names did.
+        filename=served_name(attachment.original_name, attachment.content_type),
     )
     response["X-Content-Type-Options"] = "nosniff"
     return response
@@ -286,13 +302,17 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
 def post_message(request: HttpRequest, pk: int) -> HttpResponse:
     application = _dossier(request, pk)
     form = MessageForm(request.POST)
-    if form.is_valid():
+    if not form.is_valid():
+        messages.error(request, "Le message est vide.")
+        return redirect("dossiers:detail", pk=pk)
+    try:
         services.message_post(
             application=application, by=_user(request), text=form.cleaned_data["text"]
         )
-        messages.success(request, "Message envoyé.")
+    except services.ReviewError as error:
+        messages.error(request, str(error))
     else:
-        messages.error(request, "Le message est vide.")
+        messages.success(request, "Message envoyé.")
     return redirect("dossiers:detail", pk=pk)
 
 

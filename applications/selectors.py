@@ -17,6 +17,7 @@ from django.utils import timezone
 from essms_portal.accounts.models import Role, User
 from funding.rules import QuoteResult
 from grappes.models import Grappe
+from grappes.selectors import grappes_of
 
 from .models import Application, Call, ProposedAmount, Review, ScoringCriterion
 from .workflow import Status
@@ -72,12 +73,11 @@ def applications_reviewable_by(user: User) -> QuerySet[Application]:
 
 
 def applications_visible_to(user: User) -> QuerySet[Application]:
-    """Every dossier ``user`` may read: their grappes' for applicants, the back-office scope
-    otherwise."""
+    """Every dossier ``user`` may read: for applicants, the dossiers of grappes in which an
+    organisation they are a **confirmed** member of takes part (a pending request gives
+    nothing); the back-office scope otherwise."""
     if user.role == Role.GESTIONNAIRE:
-        return Application.objects.filter(
-            grappe__organisations__organisation__members__user=user
-        ).distinct()
+        return Application.objects.filter(grappe__in=grappes_of(user).values("pk"))
     return applications_reviewable_by(user)
 
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from essms_portal.http import request_user as _user
 
-from . import selectors, services
+from . import permissions, selectors, services
 from .forms import (
     AcceptInvitationForm,
     GrappeForm,
@@ -51,7 +51,7 @@ def home(request: HttpRequest) -> HttpResponse:
     user = _user(request)
     if user.role != "gestionnaire":
         return redirect("applications:queue")
-    memberships = OrganisationMember.objects.filter(user=user).select_related("organisation")
+    memberships = selectors.organisation_requests_of(user)
     return render(
         request,
         "espace/home.html",
@@ -90,9 +90,17 @@ def organisation_join(request: HttpRequest) -> HttpResponse:
 
 @applicant_required
 def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """The organisation's members and ESSMS; add an ESSMS by FINESS ET."""
+    """The organisation's members and ESSMS; add an ESSMS by FINESS ET. A pending member sees
+    their request and the organisation's public identity only."""
     user = _user(request)
-    organisation = selectors.organisation_for_member(user=user, pk=pk)
+    request_row = selectors.organisation_request_for(user=user, pk=pk)
+    if request_row.status != OrganisationMember.Status.CONFIRMED:
+        return render(
+            request,
+            "espace/organisation_pending.html",
+            {"title": request_row.organisation.name, "request_row": request_row},
+        )
+    organisation = request_row.organisation
     form = StructureAddForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -111,7 +119,8 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "title": organisation.name,
             "organisation": organisation,
             "form": form,
-            "confirmed": selectors.is_confirmed_member(user=user, organisation=organisation),
+            "can_add_structure": permissions.can_add_structure(user, organisation),
+            "can_create_grappe": permissions.can_create_grappe(user, organisation),
             "members": organisation.members.select_related("user"),
             "structures": organisation.structures.select_related(
                 "category", "departement"
@@ -124,7 +133,7 @@ def organisation_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def member_confirm(request: HttpRequest, pk: int, member_pk: int) -> HttpResponse:
     organisation = selectors.organisation_for_member(user=_user(request), pk=pk)
-    member = get_object_or_404(organisation.members, pk=member_pk)
+    member = get_object_or_404(organisation.members.select_related("user"), pk=member_pk)
     try:
         services.organisation_member_confirm(member=member, by=_user(request))
         messages.success(request, f"Rattachement de {member.user.email} confirmé.")
@@ -140,9 +149,13 @@ def grappe_create(request: HttpRequest, pk: int) -> HttpResponse:
     organisation = selectors.organisation_for_member(user=user, pk=pk)
     form = GrappeForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        grappe = services.grappe_create(porteur=organisation, by=user, **form.cleaned_data)
-        messages.success(request, f"Grappe « {grappe.name} » créée.")
-        return redirect("organisations:grappe", pk=grappe.pk)
+        try:
+            grappe = services.grappe_create(porteur=organisation, by=user, **form.cleaned_data)
+        except services.ServiceError as error:
+            _form_error(form, error)
+        else:
+            messages.success(request, f"Grappe « {grappe.name} » créée.")
+            return redirect("organisations:grappe", pk=grappe.pk)
     return render(
         request,
         "espace/grappe_form.html",
@@ -152,23 +165,25 @@ def grappe_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @applicant_required
 def grappe_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """The grappe: organisations and their confirmation, ESSMS, invitations, dossiers."""
+    """The grappe: organisations and their confirmation, ESSMS, invitations, dossiers. Each
+    action is shown when ``grappes.permissions`` allows it, as the service will check."""
     user = _user(request)
     grappe = selectors.grappe_for_member(user=user, pk=pk)
-    mine = selectors.organisations_of(user, confirmed_only=False)
+    mine = selectors.organisations_of(user)
     participations = grappe.organisations.select_related("organisation")
     available = selectors.structures_addable_to(grappe=grappe, user=user)
     membership_form = MembershipForm(
         request.POST if request.POST.get("form") == "membership" else None, structures=available
     )
     invite_form = InviteForm(request.POST if request.POST.get("form") == "invite" else None)
-    is_porteur = mine.filter(pk=grappe.porteur_id).exists()
     if request.method == "POST":
-        response = _grappe_post(request, grappe, membership_form, invite_form, is_porteur)
+        response = _grappe_post(request, grappe, membership_form, invite_form)
         if response is not None:
             return response
-    from applications.selectors import calls_open
-
+    memberships = grappe.memberships.select_related(
+        "structure__category", "solution", "structure__organisation", "grappe"
+    )
+    is_porteur = permissions.is_porteur_member(user, grappe)
     return render(
         request,
         "espace/grappe.html",
@@ -176,24 +191,25 @@ def grappe_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "title": grappe.name,
             "grappe": grappe,
             "participations": participations,
-            "memberships": grappe.memberships.select_related(
-                "structure__category", "solution", "structure__organisation"
-            ),
+            "memberships": memberships,
+            "removable": {m.pk for m in memberships if permissions.can_remove_membership(user, m)},
             "membership_form": membership_form,
             "invite_form": invite_form,
+            "can_add_membership": permissions.can_add_membership(user, grappe),
+            "can_invite": permissions.can_invite(user, grappe),
+            "can_decide_joins": permissions.can_decide_join_request(user, grappe),
+            # applications.permissions.can_create_dossier asks the same predicate.
+            "can_create_dossier": is_porteur,
             "is_porteur": is_porteur,
-            "locked": services.grappe_is_locked(grappe),
+            "locked": permissions.grappe_is_locked(grappe),
             "my_unconfirmed": participations.filter(
                 organisation__in=mine, confirmed_at__isnull=True
             ),
             "applications": grappe.applications.select_related("call"),
-            "calls": calls_open(),
             "join_requests": grappe.join_requests.filter(decided_at__isnull=True).select_related(
-                "organisation"
+                "organisation", "requested_by"
             ),
-            "invitations": grappe.invitations.filter(
-                accepted_at__isnull=True, expires_at__gt=timezone.now()
-            ),
+            "invitations": selectors.invitations_pending(grappe=grappe) if is_porteur else [],
         },
     )
 
@@ -203,9 +219,9 @@ def _grappe_post(
     grappe: Grappe,
     membership_form: MembershipForm,
     invite_form: InviteForm,
-    is_porteur: bool,
 ) -> HttpResponse | None:
-    """Handle one of the grappe page's forms; None re-renders the page with its errors."""
+    """Handle one of the grappe page's forms; None re-renders the page with its errors. The
+    services check who may act (grappes.permissions)."""
     user = _user(request)
     kind = request.POST.get("form")
     try:
@@ -214,27 +230,21 @@ def _grappe_post(
             services.grappe_membership_add(
                 grappe=grappe,
                 structure=data["structure"],
-                by=user,  # type: ignore[arg-type]
+                by=user,
                 project_type=data["project_type"],
                 solution=data["solution"],
                 eligible_share=membership_form.share(),
             )
             messages.success(request, f"{data['structure'].name} ajouté à la grappe.")
         elif kind == "invite" and invite_form.is_valid():
-            if not is_porteur:
-                invite_form.add_error(None, "Seul le porteur invite d'autres gestionnaires.")
-                return None
             services.grappe_invite(grappe=grappe, email=invite_form.cleaned_data["email"], by=user)
             messages.success(request, f"Invitation envoyée à {invite_form.cleaned_data['email']}.")
         elif kind == "confirm":
             for participation in grappe.organisations.filter(
-                organisation__in=selectors.organisations_of(user, confirmed_only=True),
-                confirmed_at__isnull=True,
+                organisation__in=selectors.organisations_of(user), confirmed_at__isnull=True
             ):
                 services.grappe_participation_confirm(
-                    grappe=grappe,
-                    by=user,  # type: ignore[arg-type]
-                    organisation=participation.organisation,
+                    grappe=grappe, by=user, organisation=participation.organisation
                 )
             messages.success(request, "Participation confirmée.")
         else:
@@ -250,7 +260,7 @@ def _grappe_post(
 def membership_remove(request: HttpRequest, pk: int, membership_pk: int) -> HttpResponse:
     user = _user(request)
     grappe = selectors.grappe_for_member(user=user, pk=pk)
-    membership = selectors.membership_for_member(user=user, grappe=grappe, pk=membership_pk)
+    membership = selectors.membership_in_grappe(grappe=grappe, pk=membership_pk)
     try:
         services.grappe_membership_remove(membership=membership, by=user)
     except services.ServiceError as error:
@@ -262,7 +272,8 @@ def membership_remove(request: HttpRequest, pk: int, membership_pk: int) -> Http
 
 @applicant_required
 def invitation(request: HttpRequest, token: str) -> HttpResponse:
-    """Accept an invitation to a grappe with one of the user's organisations."""
+    """Use an invitation to a grappe with one of the user's confirmed organisations: the invitee
+    (verified address) joins at once; anyone else holding the link asks the porteur."""
     user = _user(request)
     invite = selectors.invitation_by_token(token=token)
     organisations = selectors.organisations_of(user)
@@ -270,17 +281,30 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     form = AcceptInvitationForm(
         request.POST or None, organisations=organisations, initial={"organisation": only}
     )
-    expired = invite.expires_at < timezone.now()
+    invitee = permissions.is_invitee(user, invite)
     if request.method == "POST" and form.is_valid():
+        organisation = form.cleaned_data["organisation"]
         try:
-            services.grappe_invitation_accept(
-                invitation=invite, by=user, organisation=form.cleaned_data["organisation"]
-            )
+            if invitee:
+                services.grappe_invitation_accept(
+                    invitation=invite, by=user, organisation=organisation
+                )
+            else:
+                services.grappe_invitation_forward(
+                    invitation=invite, by=user, organisation=organisation
+                )
         except services.ServiceError as error:
             form.add_error(None, error.message)
         else:
-            messages.success(request, f"Vous avez rejoint la grappe « {invite.grappe.name} ».")
-            return redirect("organisations:grappe", pk=invite.grappe_id)
+            if invitee:
+                messages.success(request, f"Vous avez rejoint la grappe « {invite.grappe.name} ».")
+                return redirect("organisations:grappe", pk=invite.grappe_id)
+            messages.success(
+                request,
+                f"Demande envoyée au porteur de « {invite.grappe.name} » : il doit la valider, "
+                "car l'invitation était adressée à une autre adresse.",
+            )
+            return redirect("organisations:home")
     return render(
         request,
         "espace/invitation.html",
@@ -288,7 +312,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             "title": "Invitation à une grappe",
             "invitation": invite,
             "form": form,
-            "expired": expired,
+            "invitee": invitee,
+            "has_organisation": organisations.exists(),
+            "expired": invite.expires_at < timezone.now(),
             "used": invite.accepted_at is not None,
         },
     )
@@ -298,7 +324,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 def grappe_join(request: HttpRequest) -> HttpResponse:
     """Grappes still open to new members, and a request to join one."""
     user = _user(request)
-    organisations = selectors.organisations_of(user, confirmed_only=True)
+    organisations = selectors.organisations_of(user)
     if request.method == "POST":
         grappe = get_object_or_404(
             selectors.grappes_open_to_join(user=user), pk=request.POST.get("grappe")

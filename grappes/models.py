@@ -418,6 +418,15 @@ class GrappeJoinRequest(models.Model):
         verbose_name="demandé par",
     )
     message = models.TextField("message au porteur", blank=True)
+    invitation = models.ForeignKey(
+        "GrappeInvitation",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="forwarded_requests",
+        verbose_name="invitation transférée",
+        help_text="Demande faite depuis le lien d'une invitation adressée à une autre personne.",
+    )
     created_at = models.DateTimeField("demandé le", auto_now_add=True)
     decided_at = models.DateTimeField("traité le", null=True, blank=True)
     accepted = models.BooleanField("acceptée", null=True, blank=True)
@@ -460,6 +469,14 @@ class GrappeInvitation(models.Model):
         blank=True,
         related_name="+",
         verbose_name="acceptée par",
+    )
+    accepted_organisation = models.ForeignKey(
+        Organisation,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="organisme entré dans la grappe",
     )
 
     class Meta:

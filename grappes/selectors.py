@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.http import Http404
+from django.utils import timezone
 
 from essms_portal.accounts.models import User
 
+from . import permissions
 from .models import (
     Grappe,
     GrappeInvitation,
@@ -33,36 +35,42 @@ def organisation_lookup(*, finess: str) -> Organisation | None:
     return Organisation.objects.filter(finess=finess).first()
 
 
-def organisations_of(user: User, *, confirmed_only: bool = False) -> QuerySet[Organisation]:
-    """Organisations the user belongs to (pending memberships included unless asked)."""
-    members = OrganisationMember.objects.filter(user=user)
-    if confirmed_only:
-        members = members.filter(status=OrganisationMember.Status.CONFIRMED)
-    return Organisation.objects.filter(pk__in=members.values("organisation_id"))
+def organisations_of(user: User) -> QuerySet[Organisation]:
+    """Organisations the user acts for: **confirmed** memberships only. A pending request
+    gives nothing but the request itself (``organisation_requests_of``)."""
+    return permissions.confirmed_organisations(user)
+
+
+def organisation_requests_of(user: User) -> QuerySet[OrganisationMember]:
+    """The user's attachment requests, confirmed or pending, with their organisation."""
+    return OrganisationMember.objects.filter(user=user).select_related("organisation")
 
 
 def organisation_for_member(*, user: User, pk: int) -> Organisation:
-    """One of the user's organisations, or 404."""
+    """One organisation the user is a confirmed member of, or 404."""
     try:
         return organisations_of(user).get(pk=pk)
     except Organisation.DoesNotExist:
         raise Http404("Organisme introuvable.") from None
 
 
-def is_confirmed_member(*, user: User, organisation: Organisation) -> bool:
-    """Whether ``user`` is a confirmed member of ``organisation``."""
-    return OrganisationMember.objects.filter(
-        user=user, organisation=organisation, status=OrganisationMember.Status.CONFIRMED
-    ).exists()
+def organisation_request_for(*, user: User, pk: int) -> OrganisationMember:
+    """The user's own attachment request to organisation ``pk`` (pending or not), or 404."""
+    try:
+        return OrganisationMember.objects.select_related("organisation__departement").get(
+            user=user, organisation_id=pk
+        )
+    except OrganisationMember.DoesNotExist:
+        raise Http404("Organisme introuvable.") from None
 
 
 def grappes_of(user: User) -> QuerySet[Grappe]:
-    """Grappes in which one of the user's organisations takes part."""
+    """Grappes in which one of the user's (confirmed) organisations takes part."""
     return Grappe.objects.filter(organisations__organisation__in=organisations_of(user)).distinct()
 
 
 def grappe_for_member(*, user: User, pk: int) -> Grappe:
-    """A grappe of the user's organisations, or 404."""
+    """A grappe of the user's confirmed organisations, or 404."""
     try:
         return grappes_of(user).select_related("porteur").get(pk=pk)
     except Grappe.DoesNotExist:
@@ -113,11 +121,17 @@ def structures_addable_to(*, grappe: Grappe, user: User) -> QuerySet[Structure]:
     )
 
 
-def membership_for_member(*, user: User, grappe: Grappe, pk: int) -> GrappeMembership:
-    """One ESSMS of the grappe run by one of the user's organisations, or 404."""
+def membership_in_grappe(*, grappe: Grappe, pk: int) -> GrappeMembership:
+    """One ESSMS of the grappe (the caller has loaded the grappe through the user's scope), or
+    404. Whether the user may remove it is ``permissions.can_remove_membership``."""
     try:
-        return GrappeMembership.objects.get(
-            grappe=grappe, pk=pk, structure__organisation__in=organisations_of(user)
+        return GrappeMembership.objects.select_related("structure", "grappe").get(
+            grappe=grappe, pk=pk
         )
     except GrappeMembership.DoesNotExist:
         raise Http404("Établissement introuvable dans cette grappe.") from None
+
+
+def invitations_pending(*, grappe: Grappe) -> QuerySet[GrappeInvitation]:
+    """Invitations of the grappe neither used nor expired."""
+    return grappe.invitations.filter(accepted_at__isnull=True, expires_at__gt=timezone.now())

@@ -1,7 +1,8 @@
 """Write-side services for organisations, structures and grappes (keyword-only, typed).
 
 Each raises ``ServiceError`` with a French message (and the form field it concerns) when the
-request cannot be honoured; nothing is written in that case.
+request cannot be honoured; nothing is written in that case. Who may act is asked of
+``grappes.permissions`` here, in the service, so a view that forgets cannot do harm.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import secrets
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from essms_portal.accounts.models import User
 from essms_portal.identifiers import finess_error
 from essms_portal.tasks import send_email_task
 
+from . import permissions
 from .models import (
     Departement,
     DuiSolution,
@@ -32,9 +34,11 @@ from .models import (
     OrganisationMember,
     Structure,
 )
-from .selectors import is_confirmed_member, organisation_lookup, structure_lookup
+from .permissions import grappe_is_locked
+from .selectors import invitations_pending, organisation_lookup, structure_lookup
 
 INVITATION_DAYS = 14
+NOT_ALLOWED = "Vous n'êtes pas habilité à effectuer cette action pour cet organisme."
 
 
 class ServiceError(Exception):
@@ -44,6 +48,16 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class NotAllowed(ServiceError):
+    """The policy (``grappes.permissions``) refuses this action to this user."""
+
+
+def _require(allowed: bool, message: str = NOT_ALLOWED) -> None:
+    """Raise ``NotAllowed`` unless the policy's predicate said yes."""
+    if not allowed:
+        raise NotAllowed(message)
 
 
 def _mail_after_commit(*, subject: str, body: str, recipients: list[str]) -> None:
@@ -85,8 +99,10 @@ def organisation_join(*, user: User, finess: str) -> OrganisationMember:
 
 def organisation_member_confirm(*, member: OrganisationMember, by: User) -> None:
     """Confirm a pending member: by a confirmed member of the same organisation or by staff."""
-    if not (by.is_staff or is_confirmed_member(user=by, organisation=member.organisation)):
-        raise ServiceError("Seul un membre confirmé de l'organisme peut confirmer ce rattachement.")
+    _require(
+        permissions.can_confirm_member(by, member),
+        "Seul un membre confirmé de l'organisme peut confirmer ce rattachement.",
+    )
     if member.status == OrganisationMember.Status.CONFIRMED:
         return
     member.status = OrganisationMember.Status.CONFIRMED
@@ -114,6 +130,10 @@ def structure_add(
 ) -> Structure:
     """Add an ESSMS to the organisation: from the referential when it is there, else by hand
     (flagged for the reviewer)."""
+    _require(
+        permissions.can_add_structure(by, organisation),
+        "Seul un membre confirmé de l'organisme ajoute ses établissements.",
+    )
     finess = finess.strip().upper()
     message = finess_error(finess)
     if message:
@@ -161,6 +181,10 @@ def structure_add(
 @transaction.atomic
 def grappe_create(*, porteur: Organisation, by: User, name: str, description: str = "") -> Grappe:
     """Create a grappe led by ``porteur``; the porteur takes part and is confirmed."""
+    _require(
+        permissions.can_create_grappe(by, porteur),
+        "Seul un membre confirmé de l'organisme crée une grappe qu'il porte.",
+    )
     grappe = Grappe.objects.create(
         name=name, porteur=porteur, description=description, created_by=by
     )
@@ -170,21 +194,27 @@ def grappe_create(*, porteur: Organisation, by: User, name: str, description: st
     return grappe
 
 
-def grappe_is_locked(grappe: Grappe) -> bool:
-    """A grappe is frozen once one of its dossiers has left the draft stage."""
-    return grappe.applications.exclude(status="draft").exists()
-
-
 def grappe_invite(*, grappe: Grappe, email: str, by: User) -> GrappeInvitation:
-    """Invite a gestionnaire by e-mail; the link is valid 14 days."""
+    """Invite a gestionnaire by e-mail; the link is valid 14 days and only the owner of that
+    address joins with it directly (``grappe_invitation_accept``)."""
     if grappe_is_locked(grappe):
         raise ServiceError(
             "Le dossier de cette grappe est déposé : elle n'accepte plus de nouveaux membres.",
             "email",
         )
+    _require(permissions.can_invite(by, grappe), "Seul le porteur invite d'autres gestionnaires.")
+    email = email.strip().lower()
+    if permissions.has_verified_email(by, email) or email == by.email.lower():
+        raise ServiceError("C'est votre propre adresse : invitez un autre gestionnaire.", "email")
+    if grappe.porteur.members.filter(user__email__iexact=email).exists():
+        raise ServiceError(
+            "Cette personne est déjà membre de l'organisme porteur de la grappe.", "email"
+        )
+    if invitations_pending(grappe=grappe).filter(email=email).exists():
+        raise ServiceError("Une invitation est déjà en cours pour cette adresse.", "email")
     invitation = GrappeInvitation.objects.create(
         grappe=grappe,
-        email=email.strip().lower(),
+        email=email,
         token=secrets.token_urlsafe(32),
         invited_by=by,
         expires_at=timezone.now() + datetime.timedelta(days=INVITATION_DAYS),
@@ -201,11 +231,8 @@ def grappe_invite(*, grappe: Grappe, email: str, by: User) -> GrappeInvitation:
     return invitation
 
 
-@transaction.atomic
-def grappe_invitation_accept(
-    *, invitation: GrappeInvitation, by: User, organisation: Organisation
-) -> GrappeOrganisation:
-    """Join the grappe with one of the user's organisations."""
+def _invitation_usable(invitation: GrappeInvitation) -> None:
+    """Refuse a used or expired invitation, or one whose grappe is already submitted."""
     if invitation.accepted_at is not None:
         raise ServiceError("Cette invitation a déjà été utilisée.")
     if invitation.expires_at < timezone.now():
@@ -215,13 +242,71 @@ def grappe_invitation_accept(
         )
     if grappe_is_locked(invitation.grappe):
         raise ServiceError("Le dossier de cette grappe est déjà déposé.")
-    participation, _ = GrappeOrganisation.objects.get_or_create(
-        grappe=invitation.grappe, organisation=organisation
+
+
+@transaction.atomic
+def grappe_invitation_accept(
+    *, invitation: GrappeInvitation, by: User, organisation: Organisation
+) -> GrappeOrganisation:
+    """The invitee joins the grappe with one of their organisations; the token is consumed.
+
+    Only the owner of the invited address (verified) joins this way: whoever else holds a
+    forwarded link goes through ``grappe_invitation_forward`` and the porteur's approval. The
+    token is consumed by a conditional UPDATE, so two requests racing on one token (two tabs,
+    two organisations) let exactly one in."""
+    _invitation_usable(invitation)
+    _require(
+        permissions.is_invitee(by, invitation),
+        "Cette invitation a été adressée à une autre adresse électronique : demandez au porteur "
+        "de valider votre adhésion.",
     )
-    invitation.accepted_at = timezone.now()
-    invitation.accepted_by = by
-    invitation.save(update_fields=["accepted_at", "accepted_by"])
+    _require(
+        permissions.can_use_invitation(by, invitation, organisation),
+        "Choisissez un organisme dont votre rattachement est confirmé et qui ne fait pas déjà "
+        "partie de la grappe.",
+    )
+    consumed = GrappeInvitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+        accepted_at=timezone.now(), accepted_by=by, accepted_organisation=organisation
+    )
+    if consumed != 1:
+        raise ServiceError("Cette invitation a déjà été utilisée.")
+    try:
+        with transaction.atomic():
+            participation = GrappeOrganisation.objects.create(
+                grappe=invitation.grappe, organisation=organisation
+            )
+    except IntegrityError:
+        # The organisation joined meanwhile by another path (a join request): same outcome.
+        participation = GrappeOrganisation.objects.get(
+            grappe=invitation.grappe, organisation=organisation
+        )
+    invitation.refresh_from_db()
     return participation
+
+
+@transaction.atomic
+def grappe_invitation_forward(
+    *, invitation: GrappeInvitation, by: User, organisation: Organisation, message: str = ""
+) -> GrappeJoinRequest:
+    """Someone other than the invitee used the link (a forwarded e-mail): their organisation
+    asks to join and the porteur approves or declines, as for a join request. The invitation
+    stays usable by its invitee."""
+    _invitation_usable(invitation)
+    _require(
+        permissions.can_use_invitation(by, invitation, organisation),
+        "Choisissez un organisme dont votre rattachement est confirmé et qui ne fait pas déjà "
+        "partie de la grappe.",
+    )
+    forwarded = f"Invitation adressée à {invitation.email}, utilisée par {by.email}." + (
+        f"\n{message}" if message else ""
+    )
+    return grappe_join_request(
+        grappe=invitation.grappe,
+        organisation=organisation,
+        by=by,
+        message=forwarded,
+        invitation=invitation,
+    )
 
 
 def grappe_membership_add(
@@ -236,6 +321,11 @@ def grappe_membership_add(
     """Put one of the user's ESSMS in the grappe with its project."""
     if grappe_is_locked(grappe):
         raise ServiceError("Le dossier de cette grappe est déposé : ses ESSMS ne changent plus.")
+    _require(
+        permissions.can_add_membership(by, grappe)
+        and permissions.is_confirmed_member(by, structure.organisation_id),
+        "Vous ne pouvez ajouter que les établissements de vos organismes confirmés.",
+    )
     if not grappe.organisations.filter(organisation_id=structure.organisation_id).exists():
         raise ServiceError(
             "Le gestionnaire de cet établissement ne fait pas partie de la grappe.", "finess"
@@ -259,24 +349,38 @@ def grappe_membership_remove(*, membership: GrappeMembership, by: User) -> None:
     """Take an ESSMS out of the grappe while its dossier is still a draft."""
     if grappe_is_locked(membership.grappe):
         raise ServiceError("Le dossier est déposé : la grappe ne change plus.")
+    _require(
+        permissions.can_remove_membership(by, membership),
+        "Seul le gestionnaire de cet établissement peut le retirer de la grappe.",
+    )
     membership.delete()
 
 
 def grappe_participation_confirm(*, grappe: Grappe, organisation: Organisation, by: User) -> None:
     """A confirmed member confirms the organisation's participation in the grappe."""
-    if not is_confirmed_member(user=by, organisation=organisation):
-        raise ServiceError(
-            "Seul un membre confirmé de l'organisme peut confirmer sa participation."
-        )
+    _require(
+        permissions.can_confirm_participation(by, grappe, organisation),
+        "Seul un membre confirmé de l'organisme peut confirmer sa participation.",
+    )
     GrappeOrganisation.objects.filter(grappe=grappe, organisation=organisation).update(
         confirmed_at=timezone.now(), confirmed_by=by
     )
 
 
 def grappe_join_request(
-    *, grappe: Grappe, organisation: Organisation, by: User, message: str = ""
+    *,
+    grappe: Grappe,
+    organisation: Organisation,
+    by: User,
+    message: str = "",
+    invitation: GrappeInvitation | None = None,
 ) -> GrappeJoinRequest:
-    """An isolated gestionnaire asks to join a grappe whose dossier is not yet submitted."""
+    """An isolated gestionnaire asks to join a grappe whose dossier is not yet submitted (or
+    used an invitation forwarded to them: ``invitation``)."""
+    _require(
+        permissions.can_request_to_join(by, organisation),
+        "Seul un membre confirmé de l'organisme peut demander à rejoindre une grappe.",
+    )
     if grappe_is_locked(grappe):
         raise ServiceError("Le dossier de cette grappe est déjà déposé : elle est complète.")
     if grappe.organisations.filter(organisation=organisation).exists():
@@ -286,7 +390,11 @@ def grappe_join_request(
     ).exists():
         raise ServiceError("Une demande de votre organisme est déjà en attente pour cette grappe.")
     join = GrappeJoinRequest.objects.create(
-        grappe=grappe, organisation=organisation, requested_by=by, message=message
+        grappe=grappe,
+        organisation=organisation,
+        requested_by=by,
+        message=message,
+        invitation=invitation,
     )
     porteurs = grappe.porteur.members.filter(status=OrganisationMember.Status.CONFIRMED)
     _mail_after_commit(
@@ -299,18 +407,25 @@ def grappe_join_request(
 
 @transaction.atomic
 def grappe_join_decide(*, join: GrappeJoinRequest, by: User, accept: bool) -> None:
-    """The porteur accepts (the organisation joins the grappe) or declines a join request."""
-    if not is_confirmed_member(user=by, organisation=join.grappe.porteur):
-        raise ServiceError("Seul le porteur de la grappe traite les demandes d'adhésion.")
+    """The porteur accepts (the organisation joins the grappe) or declines a join request;
+    a request is decided once (conditional UPDATE, safe against a double click)."""
+    _require(
+        permissions.can_decide_join_request(by, join.grappe),
+        "Seul le porteur de la grappe traite les demandes d'adhésion.",
+    )
     if join.decided_at is not None:
         raise ServiceError("Cette demande a déjà été traitée.")
     if accept and grappe_is_locked(join.grappe):
         raise ServiceError(
             "Le dossier de cette grappe est déposé : elle n'accepte plus de membres."
         )
-    join.decided_at = timezone.now()
-    join.accepted = accept
-    join.save(update_fields=["decided_at", "accepted"])
+    now = timezone.now()
+    decided = GrappeJoinRequest.objects.filter(pk=join.pk, decided_at__isnull=True).update(
+        decided_at=now, accepted=accept
+    )
+    if decided != 1:
+        raise ServiceError("Cette demande a déjà été traitée.")
+    join.decided_at, join.accepted = now, accept
     if accept:
         GrappeOrganisation.objects.get_or_create(grappe=join.grappe, organisation=join.organisation)
     _mail_after_commit(

@@ -6,6 +6,7 @@ import datetime
 from decimal import Decimal
 
 import factory
+from allauth.account.models import EmailAddress
 
 from applications.models import Application, Call, Campaign
 from essms_portal.accounts.models import Role, User
@@ -58,6 +59,13 @@ def confirmed_member(user: User, organisation: Organisation) -> OrganisationMemb
         organisation=organisation,
         status=OrganisationMember.Status.CONFIRMED,
         confirmed_at=datetime.datetime.now(tz=datetime.UTC),
+    )
+
+
+def verified_email(user: User, email: str | None = None) -> EmailAddress:
+    """Give ``user`` a verified address (allauth), as after clicking the confirmation link."""
+    return EmailAddress.objects.create(
+        user=user, email=email or user.email, verified=True, primary=email is None
     )
 
 

@@ -121,22 +121,6 @@ def test_submit_needs_the_attachments_then_double_submit_changes_nothing(client,
     assert Application.objects.get().status == "submitted"
 
 
-def test_a_pending_member_can_prepare_but_not_submit(client):
-    application = ApplicationFactory(grappe=grappe_with_structures(15))
-    pending = UserFactory()
-    application.grappe.porteur.members.create(user=pending)
-    client.force_login(pending)
-    page = client.get(reverse("dossiers:detail", args=[application.pk]))
-    assert "Seul un membre confirmé du porteur peut déposer" in _page(page)
-    response = client.post(
-        reverse("dossiers:submit", args=[application.pk]),
-        {"version": application.version},
-        follow=True,
-    )
-    assert Application.objects.get().status == "draft"
-    assert response.status_code == 200
-
-
 def test_only_the_matching_calls_are_offered(client, dossier):
     from applications.models import Call
     from grappes.models import Region

@@ -25,6 +25,7 @@ from tests.factories import (
     StructureFactory,
     UserFactory,
     confirmed_member,
+    verified_email,
 )
 
 pytestmark = pytest.mark.django_db
@@ -121,6 +122,7 @@ def test_invitation_accepted_then_member_adds_an_essms_at_60_percent(client):
     confirmed_member(porteur, grappe.porteur)
     invitation = grappe_invite(grappe=grappe, email="invite@org.fr", by=porteur)
     guest = UserFactory(email="invite@org.fr")
+    verified_email(guest)
     other = OrganisationFactory()
     confirmed_member(guest, other)
     home_care = StructureFactory(
