@@ -1,10 +1,13 @@
 # Two commands on a fresh machine: `make demo` (embedded defaults) and `make test`.
+# Both first check the Debian packages they need (scripts/system-deps.sh, every time: dpkg is
+# fast): as root they install the missing ones, otherwise they stop with the command to run.
+# `$(PYTHON) -m venv` needs Debian's python3-venv with the system Python (not with pyenv's).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck check bench-import clean
+.PHONY: demo test system-deps-demo system-deps-test lint typecheck check bench-import clean
 
 $(STAMP): requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -12,15 +15,18 @@ $(STAMP): requirements/dev.txt
 	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $(STAMP)
 
+system-deps-demo system-deps-test: system-deps-%:
+	bash scripts/system-deps.sh $*
+
 ## demo: SQLite under var/, eager Celery, console e-mail, demo accounts, http://127.0.0.1:8000
-demo: $(STAMP)
+demo: system-deps-demo $(STAMP)
 	mkdir -p var
 	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py migrate --noinput
 	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py seed_demo
 	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py runserver 127.0.0.1:8000
 
 ## test: the whole suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise)
-test: $(STAMP)
+test: system-deps-test $(STAMP)
 	mkdir -p var
 	$(PY) -m pytest $(PYTEST_ARGS)
 

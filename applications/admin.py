@@ -150,8 +150,13 @@ class ApplicationAdmin(admin.ModelAdmin):
     autocomplete_fields = ("grappe", "call", "created_by")
     readonly_fields = ("status", "version", "submitted_at", "decided_at", "quote")
     inlines = (HardwareRequestInline, WorkflowLogInline)
-    # Notifying goes through decision issuing (numbered letter), never a bare transition.
-    actions = [f"apply_{a.value}" for a in workflow.Action if a != workflow.Action.NOTIFY]
+    # Notifying goes through decision issuing (numbered letter), never a bare transition; the
+    # recorded acts (score, proposal edit, assignment) are not transitions.
+    actions = [
+        f"apply_{a.value}"
+        for a in workflow.Action
+        if a != workflow.Action.NOTIFY and a not in workflow.RECORDED_ACTIONS
+    ]
 
     @admin.display(description="Chiffrage (lecture seule)")
     def quote(self, obj: models.Application) -> SafeString | str:
@@ -196,7 +201,7 @@ def _make_action(action: workflow.Action):  # type: ignore[no-untyped-def]
 
 
 for _action in workflow.Action:
-    if _action == workflow.Action.NOTIFY:
+    if _action == workflow.Action.NOTIFY or _action in workflow.RECORDED_ACTIONS:
         continue
     setattr(ApplicationAdmin, f"apply_{_action.value}", _make_action(_action))
 

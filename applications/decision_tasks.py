@@ -4,9 +4,14 @@ The task is idempotent and resumable (see ``decisions.decision_export_build``): 
 or again after a worker was killed mid-batch, ends with the same ZIP, each decision once.
 """
 
+from __future__ import annotations
+
+import datetime
+
 from celery import shared_task
 
-from .decisions import decision_export_build
+from .decisions import decision_export_build, decision_export_resume_if_stale
+from .models import DecisionExport
 
 
 @shared_task(acks_late=True)
@@ -14,3 +19,13 @@ def build_decision_export(job_id: int) -> int | None:
     """Build the ZIP of an export job; returns the number of decisions, None if the job is gone."""
     job = decision_export_build(job_id=job_id)
     return job.total if job else None
+
+
+def decision_exports_resume_stale(*, stale_after: datetime.timedelta) -> int:
+    """Queue again every pending or running export with no sign of life for ``stale_after``
+    (its task was never published — broker down at the request — or its worker died); run by
+    the periodic sweep. Returns how many were queued."""
+    jobs = DecisionExport.objects.filter(
+        status__in=[DecisionExport.Status.PENDING, DecisionExport.Status.RUNNING]
+    ).order_by("pk")
+    return sum(decision_export_resume_if_stale(job=job, stale_after=stale_after) for job in jobs)

@@ -8,7 +8,7 @@ from . import decision_views as views
 app_name = "decisions"
 
 urlpatterns = [
-    path("verifier/<str:number>/", views.verify, name="verify"),
+    path("verifier/", views.verify, name="verify"),
     path("decisions/<str:number>/pdf/", views.decision_pdf, name="pdf"),
     path("instruction/decisions/", views.decision_list, name="list"),
     path("instruction/decisions/a-emettre/", views.pending, name="pending"),

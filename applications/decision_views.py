@@ -99,6 +99,32 @@ class DecisionFilter(django_filters.FilterSet):
         self.filters["region"].extra["choices"] = choices
 
 
+class VerifyLookupForm(forms.Form):
+    """The decision number and the verification code, both printed on the letter."""
+
+    numero = forms.CharField(
+        label="Numéro de la décision",
+        max_length=20,
+        help_text="Format : année-région-numéro, par exemple 2023-11-0042.",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    code = forms.CharField(
+        label="Code de vérification",
+        max_length=20,
+        help_text="10 caractères imprimés sur la lettre, par exemple K7QX-M2P9-DA "
+        "(majuscules, minuscules et tirets indifférents).",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+
+    def clean_code(self) -> str:
+        code = decisions.verification_code_normalise(self.cleaned_data["code"])
+        if code is None:
+            raise forms.ValidationError(
+                "Le code de vérification comporte 10 lettres ou chiffres, par exemple K7QX-M2P9-DA."
+            )
+        return code
+
+
 class VerifyForm(forms.Form):
     """The PDF to check against the stored hash."""
 
@@ -270,40 +296,61 @@ def decision_pdf(request: HttpRequest, number: str) -> HttpResponseBase:
 
 @login_not_required
 @require_http_methods(["GET", "POST"])
-def verify(request: HttpRequest, number: str) -> HttpResponse:
-    """Public: does this decision exist (date, beneficiary, total, PDF hash), and is this PDF
-    the issued one? Nothing else about the dossier is shown."""
-    decision = decisions.decision_public(number=number)
-    result: bool | None = None
-    status = 200
+def verify(request: HttpRequest) -> HttpResponse:
+    """Public, two steps: the decision number and its verification code (both on the letter)
+    show the decision (date, beneficiary, total, PDF hash); a PDF posted with them is compared
+    with the issued one. Nothing else about the dossier is shown.
+
+    GET without parameters: the empty form. GET ``?numero=…&code=…`` (the letter's direct link)
+    or POST: the lookup. An unknown number, a wrong code or a malformed pair all answer 404
+    with the same page, so numbers cannot be enumerated."""
+    context: dict[str, Any] = {"title": "Vérifier une décision", "decision": None, "result": None}
     if request.method == "POST":
-        # Refuse an oversized body before Django spools it to disk.
+        # Refuse an oversized body before Django spools it to disk (and before reading it).
         if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_VERIFY_UPLOAD + 64 * 1024:
-            form = VerifyForm()
-            form.add_error(None, "Le fichier dépasse 20 Mo : ce n'est pas une décision.")
-            status = 413
-        else:
-            form = VerifyForm(request.POST, request.FILES)
-            if form.is_valid() and decision is not None:
-                result = decisions.decision_pdf_matches(
-                    decision=decision, chunks=form.cleaned_data["document"].chunks()
-                )
-            elif not form.is_valid():
-                status = 400
+            lookup = VerifyLookupForm()
+            lookup.add_error(None, "Le fichier dépasse 20 Mo : ce n'est pas une décision.")
+            return render(
+                request, "decisions/verify.html", {**context, "lookup": lookup}, status=413
+            )
+        data = request.POST
+    elif "numero" in request.GET or "code" in request.GET:
+        data = request.GET
     else:
-        form = VerifyForm()
-    return render(
-        request,
-        "decisions/verify.html",
-        {
-            "title": f"Vérifier la décision n° {number}",
-            "number": number,
-            "decision": decision,
-            "form": form,
-            "result": result,
-        },
-        status=status,
+        return render(request, "decisions/verify.html", {**context, "lookup": VerifyLookupForm()})
+    lookup = VerifyLookupForm(data)
+    decision = (
+        decisions.decision_public(
+            number=lookup.cleaned_data["numero"], code=lookup.cleaned_data["code"]
+        )
+        if lookup.is_valid()
+        else None
     )
+    if decision is None:
+        # No hint of which part was wrong: the typed number is echoed back, never the code.
+        lookup = VerifyLookupForm(initial={"numero": data.get("numero", "")[:20]})
+        return render(
+            request,
+            "decisions/verify.html",
+            {**context, "lookup": lookup, "not_found": True},
+            status=404,
+        )
+    context.update(
+        title=f"Vérifier la décision n° {decision.number}",
+        decision=decision,
+        code=decisions.verification_code_display(decision.verification_code),
+    )
+    status = 200
+    form = VerifyForm()
+    if request.method == "POST":
+        form = VerifyForm(request.POST, request.FILES)
+        if form.is_valid():
+            context["result"] = decisions.decision_pdf_matches(
+                decision=decision, chunks=form.cleaned_data["document"].chunks()
+            )
+        else:
+            status = 400
+    return render(request, "decisions/verify.html", {**context, "form": form}, status=status)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,9 +11,11 @@ from __future__ import annotations
 import csv
 import datetime
 import hashlib
+import hmac
 import io
 import logging
 import os
+import secrets
 import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -29,8 +31,10 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 
 from essms_portal.accounts.models import Role, User
+from essms_portal.outbox import email_queue, enqueue_after_commit
 from grappes.models import GrappeMembership, Organisation, ProjectType
 
 from .letters import letter_pdf, snapshot_fingerprint
@@ -146,20 +150,54 @@ def signatory_for(*, call: Call) -> Signatory:
     return signatory
 
 
-def verification_url(*, number: str) -> str:
-    """Absolute URL of the public verification page of a decision."""
-    return portal_url(reverse("decisions:verify", kwargs={"number": number}))
+# --------------------------------------------------------------------------------------------
+# Verification code: numbers are sequential, so the public page also needs this random code,
+# printed on the letter (issue #9). Crockford base32 (no I, L, O, U), 10 characters = 50 bits.
+# --------------------------------------------------------------------------------------------
+
+VERIFICATION_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+VERIFICATION_CODE_LENGTH = 10
+VERIFICATION_CODE_BITS = VERIFICATION_CODE_LENGTH * 5  # log2(32) = 5 bits per character
+# Crockford's decoding rules: O reads as 0, I and L as 1; separators are ignored.
+_VERIFICATION_READS = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
+
+
+def verification_code_new() -> str:
+    """A fresh random code (``secrets``), stored without separators: ``K7QXM2P9DA``."""
+    return "".join(secrets.choice(VERIFICATION_ALPHABET) for _ in range(VERIFICATION_CODE_LENGTH))
+
+
+def verification_code_normalise(raw: str) -> str | None:
+    """A typed code as stored (upper case, no dashes or spaces, O→0, I/L→1), or None when it
+    cannot be a code (wrong length or character)."""
+    code = raw.strip().upper().translate(_VERIFICATION_READS)
+    if len(code) != VERIFICATION_CODE_LENGTH or any(c not in VERIFICATION_ALPHABET for c in code):
+        return None
+    return code
+
+
+def verification_code_display(code: str) -> str:
+    """A stored code in groups, as printed on the letter: ``K7QX-M2P9-DA``."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def verification_page_url() -> str:
+    """Absolute URL of the public verification form (number and code are asked there)."""
+    return portal_url(reverse("decisions:verify"))
+
+
+def verification_url(*, number: str, code: str) -> str:
+    """Absolute direct link to a decision's verification result: number and code in the query
+    string (printed on the letter next to the form's address)."""
+    query = urlencode({"numero": number, "code": verification_code_display(code)})
+    return f"{verification_page_url()}?{query}"
 
 
 def portal_url(path: str) -> str:
-    """An absolute URL of the portal: ``PORTAL_BASE_URL`` when configured (e.g.
-    ``https://esms-numerique.example.gouv.fr``), otherwise the current Site's domain over HTTPS."""
-    base = getattr(settings, "PORTAL_BASE_URL", "")
-    if not base:
-        from django.contrib.sites.models import Site
-
-        base = f"https://{Site.objects.get_current().domain}"
-    return f"{base.rstrip('/')}{path}"
+    """An absolute URL of the portal from ``PORTAL_BASE_URL`` (e.g.
+    ``https://esms-numerique.example.gouv.fr``; required in production, local address in the
+    demo)."""
+    return f"{settings.PORTAL_BASE_URL.rstrip('/')}{path}"
 
 
 def _motivation(application: Application, outcome: str) -> str:
@@ -228,6 +266,7 @@ def decision_snapshot_build(
     number: str,
     issued_on: datetime.date,
     signatory: Signatory,
+    verification_code: str,
 ) -> dict[str, Any]:
     """Everything the letter shows, as plain JSON data (frozen in the Decision)."""
     from funding.rules import tranches
@@ -285,7 +324,9 @@ def decision_snapshot_build(
         "second_tranche_conditions": list(SECOND_TRANCHE_CONDITIONS) if accepted else [],
         "motivation": _motivation(application, outcome),
         "legal_references": references,
-        "verification_url": verification_url(number=number),
+        "verification_page": verification_page_url(),
+        "verification_code": verification_code_display(verification_code),
+        "verification_url": verification_url(number=number, code=verification_code),
     }
 
 
@@ -314,12 +355,16 @@ def decision_issue(*, application: Application, by: User, comment: str = "") -> 
             number = decision_number_format(
                 year=call.campaign.year, region_key=region_key, sequence=sequence
             )
+            # Set once, at creation, like every field of the immutable decision. A collision
+            # (2⁻⁵⁰ per pair) breaks the unique constraint and rolls the issue back: retry.
+            code = verification_code_new()
             snapshot = decision_snapshot_build(
                 application=locked,
                 outcome=outcome,
                 number=number,
                 issued_on=issued_on,
                 signatory=signatory,
+                verification_code=code,
             )
             pdf = letter_pdf(snapshot)
             stored = default_storage.save(
@@ -343,6 +388,7 @@ def decision_issue(*, application: Application, by: User, comment: str = "") -> 
                 snapshot_sha256=snapshot_fingerprint(snapshot),
                 pdf=stored,
                 pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+                verification_code=code,
             )
     except BaseException:
         # The transaction rolled back: do not leave an orphan letter behind.
@@ -379,9 +425,18 @@ def decision_for_user(*, user: User, number: str) -> Decision:
         raise Http404("Décision introuvable.") from None
 
 
-def decision_public(*, number: str) -> Decision | None:
-    """The decision with this number, for the public verification page (or None)."""
-    return Decision.objects.filter(number=number).first()
+def decision_public(*, number: str, code: str) -> Decision | None:
+    """The decision with this number, for the public verification page, only when ``code`` is
+    its verification code (typed in any case, with or without separators); None otherwise.
+
+    The caller cannot tell an unknown number from a wrong code: both give None, and the code
+    is compared in constant time (against a dummy when the number is unknown)."""
+    normalised = verification_code_normalise(code)
+    decision = Decision.objects.filter(number=number.strip()).first() if normalised else None
+    expected = decision.verification_code if decision else "-" * VERIFICATION_CODE_LENGTH
+    if not hmac.compare_digest(expected.encode(), (normalised or "").encode()) or not decision:
+        return None
+    return decision
 
 
 def decision_pdf_matches(*, decision: Decision, chunks: Iterable[bytes]) -> bool:
@@ -418,7 +473,8 @@ MANIFEST_HEADER = ("numero", "date", "decision", "beneficiaire", "total_euros", 
 def decision_export_create(
     *, by: User, decisions: QuerySet[Decision], filters: dict[str, Any]
 ) -> DecisionExport:
-    """Record an export job for a fixed set of decisions and queue its task after commit."""
+    """Record an export job for a fixed set of decisions and queue its task after commit (a
+    broker that is down is logged, not raised: the periodic sweep queues the job again)."""
     from .decision_tasks import build_decision_export
 
     ids = list(decisions.order_by().values_list("pk", flat=True).distinct())
@@ -427,7 +483,7 @@ def decision_export_create(
     with transaction.atomic():
         job = DecisionExport.objects.create(requested_by=by, filters=filters, total=len(ids))
         job.decisions.add(*ids)
-        transaction.on_commit(lambda: build_decision_export.delay(job.pk))
+        enqueue_after_commit(build_decision_export, job.pk)
     return job
 
 
@@ -485,6 +541,19 @@ def _write_entry(target: Path, stored_name: str, expected_sha256: str) -> None:
     os.replace(temporary, target)
 
 
+def _entry_intact(target: Path, expected_sha256: str) -> bool:
+    """Whether ``target`` exists and holds the decision's PDF: an entry left by a previous run
+    is reused only if its hash matches (a stale work directory of another job with the same
+    id, e.g. restored from a backup, is never copied into the ZIP)."""
+    if not target.exists():
+        return False
+    digest = hashlib.sha256()
+    with target.open("rb") as handle:
+        while chunk := handle.read(PDF_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest() == expected_sha256
+
+
 def _progress(job_id: int, done: int) -> None:
     """Record progress and a heartbeat (the first call also marks the job as running)."""
     now = timezone.now()
@@ -522,7 +591,7 @@ def _assemble(job: DecisionExport, workdir: Path) -> tuple[str, int]:
 
 
 def decision_export_build(*, job_id: int) -> DecisionExport | None:
-    """Build (or resume) an export job. Idempotent: entries already on disk are skipped, a
+    """Build (or resume) an export job. Idempotent: intact entries on disk are skipped, a
     finished job is left alone, so a worker killed mid-batch and restarted finishes the job
     without duplicates. Memory stays flat: rows are streamed and files copied in chunks."""
     job = DecisionExport.objects.filter(pk=job_id).first()
@@ -537,7 +606,7 @@ def decision_export_build(*, job_id: int) -> DecisionExport | None:
         rows = _export_rows(job)
         for done, (number, _date, _outcome, _name, _total, sha256, stored) in enumerate(rows, 1):
             target = workdir / f"{number}.pdf"
-            if not target.exists():
+            if not _entry_intact(target, sha256):
                 _write_entry(target, stored, sha256)
             _progress(job.pk, done)
         archive, size = _assemble(job, workdir)
@@ -546,26 +615,26 @@ def decision_export_build(*, job_id: int) -> DecisionExport | None:
             status=DecisionExport.Status.FAILED, error=str(error)[:2000]
         )
         raise
-    DecisionExport.objects.filter(pk=job.pk).update(
-        status=DecisionExport.Status.DONE,
-        done=job.total,
-        archive=archive,
-        archive_size=size,
-        finished_at=timezone.now(),
-        error="",
-    )
+    # The job is done and its e-mail recorded in the outbox together, or neither.
+    with transaction.atomic():
+        DecisionExport.objects.filter(pk=job.pk).update(
+            status=DecisionExport.Status.DONE,
+            done=job.total,
+            archive=archive,
+            archive_size=size,
+            finished_at=timezone.now(),
+            error="",
+        )
+        job.refresh_from_db()
+        _notify_export_ready(job)
     shutil.rmtree(workdir, ignore_errors=True)
-    job.refresh_from_db()
-    _notify_export_ready(job)
     return job
 
 
 def _notify_export_ready(job: DecisionExport) -> None:
-    """E-mail the requester that the ZIP can be downloaded."""
-    from essms_portal.tasks import send_email_task
-
+    """E-mail the requester that the ZIP can be downloaded (through the outbox)."""
     url = portal_url(reverse("decisions:export_detail", kwargs={"pk": job.pk}))
-    send_email_task.delay(
+    email_queue(
         subject=f"Export de décisions n° {job.pk} prêt",
         body=(
             f"Bonjour,\n\nL'archive des {job.total} décision(s) demandée le "
@@ -593,7 +662,7 @@ def decision_export_resume_if_stale(
     ).update(heartbeat_at=timezone.now())
     if not updated:  # someone else (the task, or another poll) moved first
         return False
-    transaction.on_commit(lambda: build_decision_export.delay(job.pk))
+    enqueue_after_commit(build_decision_export, job.pk)
     return True
 
 

@@ -13,8 +13,16 @@ calls and the national call, DUI solutions, accounts) and adds, deterministicall
   ESSMS than the country has;
 - one application per grappe, spread over every status of ``applications.workflow`` with
   consistent dates, a hash-chained ``WorkflowLog`` per application (the path through the
-  transition table, by the right actors), reviews and proposed amounts once a decision was
-  proposed, and the calls' envelopes raised to cover what was accepted.
+  transition table, by the right actors, with the recorded acts the services log: assignment
+  after the take, score and proposal edit before each proposal), reviews and proposed amounts
+  once a decision was proposed, and the calls' envelopes raised to cover what was accepted.
+
+The logs obey the workflow's rules, four eyes included (``workflow.instructed_since_submission``):
+the region's instructeur takes, scores, edits the proposal, asks for complements and proposes;
+its valideur accepts or rejects; a second valideur (``valideur2-<région>``) sends back, so that
+whoever sent back never decides. On the national call ``cnsa@demo.esms.fr`` instructs,
+``cnsa2@demo.esms.fr`` decides and ``cnsa-validation@…`` sends back. The rows are written in bulk
+(not through ``workflow.transition``, which would take minutes), hashed as it would hash them.
 
 Decisions (numbered PDF letters) are not generated: issue them through the normal service.
 Everything is bulk-inserted in one transaction; a second run does nothing.
@@ -62,8 +70,8 @@ from .models import (
     ScoringCriterion,
     WorkflowLog,
 )
-from .services import score_out_of_100
-from .workflow import GENESIS_HASH, TRANSITIONS, Action, Status, entry_digest
+from .services import review_comment, score_out_of_100
+from .workflow import GENESIS_HASH, RECORDS, TRANSITIONS, Action, Status, entry_digest
 
 EMAIL_DOMAIN = "national.demo.esms.fr"
 BATCH = 2_000
@@ -154,14 +162,19 @@ class _Grappe:
 
 # (action, from status, to status, actor, when)
 _Step = tuple[str, str, str, User, datetime.datetime]
+REVIEW_COMMENT = "Dossier complet."
+MOTIVATION = "Projet complet et cohérent."
+RECOMMENDATION_LABELS = {"accept": "accepter", "reject": "refuser"}
 
 
 @dataclass
 class _Actors:
-    """Who acts on a dossier, by region ("national" for the national call)."""
+    """Who acts on a dossier, by region ("national" for the national call): the instructeur,
+    the valideur who decides and another who sends back (four eyes: never the same)."""
 
     instructeurs: dict[str, User]
     valideurs: dict[str, User]
+    senders: dict[str, User]
     notifier: User
 
 
@@ -438,14 +451,16 @@ class _Builder:
                 )
             )
         OrganisationMember.objects.bulk_create(members, batch_size=BATCH)
-        instructeurs, valideurs = {}, {}
+        instructeurs, valideurs, senders = {}, {}, {}
         for code in self.regions:
             instructeurs[code] = self._agent(f"instructeur-{code}", Role.ARS_INSTRUCTEUR, code)
             valideurs[code] = self._agent(f"valideur-{code}", Role.ARS_VALIDEUR, code)
+            senders[code] = self._agent(f"valideur2-{code}", Role.ARS_VALIDEUR, code)
         notifier = User.objects.get(email="cnsa@demo.esms.fr")
         instructeurs["national"] = notifier
-        valideurs["national"] = self._agent("cnsa-validation", Role.CNSA_AGENT, None)
-        self.actors = _Actors(instructeurs, valideurs, notifier)
+        valideurs["national"] = User.objects.get(email="cnsa2@demo.esms.fr")
+        senders["national"] = self._agent("cnsa-validation", Role.CNSA_AGENT, None)
+        self.actors = _Actors(instructeurs, valideurs, senders, notifier)
         EmailAddress.objects.bulk_create(
             (EmailAddress(user=u, email=u.email, verified=True, primary=True) for u in users),
             batch_size=BATCH,
@@ -526,21 +541,27 @@ class _Builder:
         return statuses
 
     def _path(self, status: str) -> list[str]:
-        """Actions that lead a draft to ``status`` through the transition table."""
+        """Actions that lead a draft to ``status`` through the transition table, with the acts
+        the services record on the way (assignment, score, proposal edits)."""
         rng = self.rng
-        review: list[str] = [Action.SUBMIT, Action.TAKE]
+        review: list[str] = [Action.SUBMIT, Action.TAKE, Action.ASSIGN]
         if rng.random() < 0.25:
             review += [Action.ASK_COMPLEMENT, Action.RESUBMIT]
-        proposal = [*review, Action.PROPOSE]
+        proposal = [*review, Action.SCORE, Action.EDIT_PROPOSAL, Action.PROPOSE]
         if rng.random() < 0.1:
-            proposal += [Action.SEND_BACK, Action.PROPOSE]
+            proposal += [Action.SEND_BACK, Action.EDIT_PROPOSAL, Action.PROPOSE]
         decision = rng.choice([Action.ACCEPT, Action.ACCEPT, Action.ACCEPT, Action.REJECT])
         paths: dict[str, list[str]] = {
             Status.DRAFT: [],
             Status.WITHDRAWN: rng.choice([[Action.WITHDRAW], [Action.SUBMIT, Action.WITHDRAW]]),
             Status.SUBMITTED: [Action.SUBMIT],
             Status.IN_REVIEW: review,
-            Status.COMPLEMENT_REQUESTED: [Action.SUBMIT, Action.TAKE, Action.ASK_COMPLEMENT],
+            Status.COMPLEMENT_REQUESTED: [
+                Action.SUBMIT,
+                Action.TAKE,
+                Action.ASSIGN,
+                Action.ASK_COMPLEMENT,
+            ],
             Status.PROPOSED: proposal,
             Status.ACCEPTED: [*proposal, Action.ACCEPT],
             Status.REJECTED: [*proposal, Action.REJECT],
@@ -556,11 +577,13 @@ class _Builder:
         if action in (Action.SUBMIT, Action.RESUBMIT, Action.WITHDRAW):
             assert grappe.porteur.user is not None
             return grappe.porteur.user
-        if action in (Action.TAKE, Action.ASK_COMPLEMENT, Action.PROPOSE):
-            return self.actors.instructeurs[scope]
         if action == Action.NOTIFY:
             return self.actors.notifier
-        return self.actors.valideurs[scope]
+        if action == Action.SEND_BACK:
+            return self.actors.senders[scope]
+        if action in (Action.ACCEPT, Action.REJECT):
+            return self.actors.valideurs[scope]
+        return self.actors.instructeurs[scope]
 
     def save_applications(self) -> None:
         """One dossier per grappe, its status reached through a logged path of transitions."""
@@ -575,11 +598,23 @@ class _Builder:
             steps: list[_Step] = []
             current: str = Status.DRAFT
             for action in self._path(status):
-                moment += datetime.timedelta(days=rng.randint(2, 30), minutes=rng.randint(1, 600))
-                target = TRANSITIONS[(current, action)][0]
+                if action in RECORDS:  # a recorded act: same status, soon after the last step
+                    assert current in RECORDS[action][0], (current, action)
+                    moment += datetime.timedelta(
+                        hours=rng.randint(1, 72), minutes=rng.randint(1, 59)
+                    )
+                    target = current
+                else:
+                    moment += datetime.timedelta(
+                        days=rng.randint(2, 30), minutes=rng.randint(1, 600)
+                    )
+                    target = TRANSITIONS[(current, action)][0]
                 steps.append((action, current, target, self._actor(action, grappe), moment))
                 current = target
             assert current == status, (status, steps)
+            # transition() bumps the version, and so does proposal_save (the proposal form's
+            # version); record() alone (score, assignment) does not.
+            bumps = sum(1 for s in steps if s[0] not in RECORDS or s[0] == Action.EDIT_PROPOSAL)
             submitted = next((s[4] for s in steps if s[0] == Action.SUBMIT), None)
             decided = [s[4] for s in steps if s[0] in (Action.ACCEPT, Action.REJECT)]
             took = any(s[0] == Action.TAKE for s in steps)
@@ -591,13 +626,13 @@ class _Builder:
                     grappe_id=grappe.pk,
                     call=calls["national" if grappe.national else grappe.region],
                     status=status,
-                    version=1 + len(steps),
+                    version=1 + bumps,
                     requested_procurement=Decimal(rng.choice([0, 8_000, 12_000, 15_000])),
                     requested_steering=Decimal(rng.randrange(20_000, 100_001, 5_000)),
                     justification="AMOA mutualisée et marché commun (démonstration).",
                     assignee=self._instructeur(grappe) if took else None,
                     recommendation=recommendation,
-                    motivation="Projet complet et cohérent." if recommendation else "",
+                    motivation=MOTIVATION if recommendation else "",
                     created_by=grappe.porteur.user,
                     submitted_at=submitted,
                     decided_at=decided[-1] if decided else None,
@@ -613,6 +648,7 @@ class _Builder:
             self.applications, ["created_at", "updated_at"], batch_size=500
         )
         self._save_participations()
+        self._plan_instruction()
         self._save_logs()
 
     def _save_participations(self) -> None:
@@ -638,11 +674,18 @@ class _Builder:
         GrappeOrganisation.objects.bulk_create(rows, batch_size=BATCH)
 
     def _save_logs(self) -> None:
-        """The hash chain of each dossier, exactly as ``workflow.transition`` would write it."""
+        """The hash chain of each dossier, exactly as ``workflow.transition`` and
+        ``workflow.record`` would write it (the recorded acts with the services' comments)."""
         rows = []
         for application, (_, steps, _) in zip(self.applications, self.plans, strict=True):
             previous = GENESIS_HASH
+            comments = self.comments.get(application.pk, {})
             for action, source, target, actor, moment in steps:
+                comment = (
+                    f"Dossier affecté à {actor.email}"
+                    if action == Action.ASSIGN
+                    else comments.get(action, "")
+                )
                 digest = entry_digest(
                     application_id=application.pk,
                     action=action,
@@ -650,7 +693,7 @@ class _Builder:
                     to_status=target,
                     actor_id=actor.pk,
                     actor_email=actor.email,
-                    comment="",
+                    comment=comment,
                     created_at=moment.isoformat(),
                     previous_hash=previous,
                 )
@@ -662,7 +705,7 @@ class _Builder:
                         to_status=target,
                         actor=actor,
                         actor_email=actor.email,
-                        comment="",
+                        comment=comment,
                         created_at=moment,
                         previous_hash=previous,
                         entry_hash=digest,
@@ -674,8 +717,10 @@ class _Builder:
 
     # --- Instruction -----------------------------------------------------------------------
 
-    def save_instruction(self) -> None:
-        """Reviews and proposed amounts of every dossier whose decision was proposed."""
+    def _plan_instruction(self) -> None:
+        """Marks and proposed amounts of every dossier whose decision was proposed, and the
+        comments of its score and proposal-edit entries (as ``services.review_save`` and
+        ``services.proposal_save`` word them)."""
         rng = self.rng
         criteria: dict[int, list[ScoringCriterion]] = defaultdict(list)
         for criterion in ScoringCriterion.objects.filter(call__campaign=self.campaign):
@@ -684,24 +729,39 @@ class _Builder:
         for membership in self.memberships:
             memberships[membership.grappe_id].append(membership)
         finess_of = {s.pk: s.finess for s in self.structures}
-        proposed = [
-            (application, grappe)
-            for application, (grappe, steps, _) in zip(self.applications, self.plans, strict=True)
-            if any(s[0] == Action.PROPOSE for s in steps)
-        ]
-        reviews, amounts, marks_of = [], [], []
-        for application, grappe in proposed:
+        self.instruction: list[
+            tuple[Application, _Grappe, dict[ScoringCriterion, int], list[ProposedAmount]]
+        ] = []
+        self.comments: dict[int, dict[str, str]] = {}
+        for application, (grappe, steps, _) in zip(self.applications, self.plans, strict=True):
+            if not any(s[0] == Action.PROPOSE for s in steps):
+                continue
             marks = {c: rng.randint(2, 5) for c in criteria[application.call_id]}
+            amounts = self._amounts(application, memberships[grappe.pk], finess_of)
+            self.instruction.append((application, grappe, marks, amounts))
+            proposed = int(sum(a.proposed for a in amounts))
+            computed = int(sum(a.computed for a in amounts))
+            label = RECOMMENDATION_LABELS[application.recommendation]
+            self.comments[application.pk] = {
+                Action.SCORE: review_comment(marks, REVIEW_COMMENT),
+                Action.EDIT_PROPOSAL: f"Montant proposé : {proposed} € (calculé : {computed} €) "
+                f"— recommandation : {label}\nMotivation : {MOTIVATION}",
+            }
+
+    def save_instruction(self) -> None:
+        """Reviews and proposed amounts of every dossier whose decision was proposed."""
+        reviews, amounts, marks_of = [], [], []
+        for application, grappe, marks, rows in self.instruction:
             reviews.append(
                 Review(
                     application_id=application.pk,
                     reviewer=self._instructeur(grappe),
-                    comment="Dossier complet.",
+                    comment=REVIEW_COMMENT,
                     score=score_out_of_100(marks),
                 )
             )
             marks_of.append(marks)
-            amounts += self._amounts(application, memberships[grappe.pk], finess_of)
+            amounts += rows
         created = Review.objects.bulk_create(reviews, batch_size=BATCH)
         ReviewScore.objects.bulk_create(
             (

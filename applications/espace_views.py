@@ -16,6 +16,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from essms_portal.http import request_user as _user
+from essms_portal.money import EURO_DIGITS, MAX_EUROS
 from funding.rules import SupportRequests
 from funding.services import quote_for
 from grappes.espace_views import applicant_required
@@ -72,10 +73,17 @@ def _requests_from(form: ApplicationForm, application: Application) -> SupportRe
     """Support requests typed in the form (even with errors), for the live quote."""
 
     def number(name: str) -> int:
+        """The typed amount, within the column's bounds (``1e999999999`` must not build a
+        billion-digit integer: the value is checked before it is converted)."""
         try:
-            return int(Decimal(str(form.data.get(name) or 0)))
+            value = Decimal(str(form.data.get(name) or 0))
         except (ArithmeticError, ValueError):
             return 0
+        if not value.is_finite() or value < 0:
+            return 0
+        if value.adjusted() >= EURO_DIGITS:
+            return MAX_EUROS
+        return int(value)
 
     return SupportRequests(
         hardware={

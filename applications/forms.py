@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from essms_portal.accounts.models import User
+from essms_portal.money import euros_form_field
 from grappes.models import GrappeMembership, Organisation
 
 from .models import Call, ScoringCriterion
@@ -106,9 +107,8 @@ class ProposalForm(VersionedForm):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.lines = lines
         for index, (_key, label, computed) in enumerate(lines):
-            self.fields[f"amount_{index}"] = forms.IntegerField(
-                label=f"{label} — proposé (€)",
-                min_value=0,
+            self.fields[f"amount_{index}"] = euros_form_field(
+                f"{label} — proposé (€)",
                 initial=computed,
                 help_text=f"Montant calculé : {computed} €",
             )
@@ -168,15 +168,13 @@ class CreateApplicationForm(forms.Form):
 class ApplicationForm(VersionedForm):
     """Support requests; one hardware field per gestionnaire of the grappe."""
 
-    procurement = forms.IntegerField(
-        label="Passation du marché demandée (€)",
-        min_value=0,
+    procurement = euros_form_field(
+        "Passation du marché demandée (€)",
         initial=0,
         help_text="Plafond : 15 000 € par grappe.",
     )
-    steering = forms.IntegerField(
-        label="Pilotage demandé (€)",
-        min_value=0,
+    steering = euros_form_field(
+        "Pilotage demandé (€)",
         initial=0,
         help_text="Plafond : 100 000 € par grappe.",
     )
@@ -193,10 +191,9 @@ class ApplicationForm(VersionedForm):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.organisations = organisations
         for organisation in organisations:
-            self.fields[f"hardware_{organisation.pk}"] = forms.IntegerField(  # type: ignore[attr-defined]
-                label=f"Matériel — {organisation.name} (€)",
-                min_value=0,
-                initial=0,  # type: ignore[attr-defined]
+            self.fields[f"hardware_{organisation.pk}"] = euros_form_field(  # type: ignore[attr-defined]
+                f"Matériel — {organisation.name} (€)",
+                initial=0,
                 required=False,
                 help_text="Plafond : 20 000 € par gestionnaire de moins de 15 ESSMS.",
             )

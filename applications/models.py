@@ -608,6 +608,14 @@ class Decision(models.Model):
     snapshot_sha256 = models.CharField("empreinte des données (SHA-256)", max_length=64)
     pdf = models.FileField("lettre PDF", max_length=255)
     pdf_sha256 = models.CharField("empreinte du PDF (SHA-256)", max_length=64)
+    verification_code = models.CharField(
+        "code de vérification",
+        max_length=10,
+        unique=True,
+        editable=False,
+        help_text="Aléatoire (50 bits), imprimé sur la lettre ; requis avec le numéro "
+        "pour vérifier la décision en ligne.",
+    )
 
     class Meta:
         verbose_name = "décision"

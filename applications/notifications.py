@@ -1,14 +1,15 @@
-"""E-mails sent after each workflow transition, to the people it concerns (through Celery)."""
+"""E-mails of each workflow transition, to the people it concerns: recorded in the outbox in the
+transition's transaction, sent by a worker after commit (``essms_portal.outbox``)."""
 
 from __future__ import annotations
 
 from django.conf import settings
 
 from essms_portal.accounts.models import Role, User
-from essms_portal.tasks import send_email_task
+from essms_portal.outbox import email_queue
 
 from .models import Application, WorkflowLog
-from .workflow import Action, Status
+from .workflow import RECORDED_ACTIONS, Action, Status
 
 APPLICANT_ACTIONS = frozenset(
     {
@@ -46,7 +47,10 @@ def _deciders_emails(application: Application) -> set[str]:
 
 
 def recipients_for(entry: WorkflowLog) -> set[str]:
-    """Everyone a transition concerns, the actor excepted."""
+    """Everyone a transition concerns, the actor excepted; nobody for the entries that change no
+    status (scores, proposal edits, assignments: ``workflow.record``)."""
+    if entry.action in RECORDED_ACTIONS:
+        return set()
     application = entry.application
     recipients: set[str] = set()
     if entry.action in APPLICANT_ACTIONS:
@@ -63,7 +67,8 @@ def recipients_for(entry: WorkflowLog) -> set[str]:
 
 
 def notify_transition(*, entry_id: int) -> None:
-    """Queue one e-mail per recipient of a committed transition."""
+    """Record one e-mail per recipient of a transition in the outbox; called inside the
+    transition's transaction, so a rolled-back transition e-mails nobody."""
     entry = WorkflowLog.objects.select_related("application__grappe", "application__call").get(
         pk=entry_id
     )
@@ -80,4 +85,4 @@ def notify_transition(*, entry_id: int) -> None:
         + f"\nConsultez-le sur le portail {settings.PORTAL_NAME}.\n"
     )
     for email in sorted(recipients_for(entry)):
-        send_email_task.delay(subject=subject, body=body, recipients=[email])
+        email_queue(subject=subject, body=body, recipients=[email])

@@ -1,26 +1,68 @@
-"""Permission predicates for the back office. Each answers one question about one dossier."""
+"""Who may do what with a dossier: one predicate per question, ``can_<action>(user, obj)``.
+
+Each docstring names who qualifies. The services and the workflow enforce them (a view that
+forgets cannot do harm); the views and templates ask the same predicates to show or hide an
+action. Organisations, ESSMS and grappes have theirs in ``grappes.permissions``."""
 
 from __future__ import annotations
 
 from essms_portal.accounts.models import Role, User
+from grappes.models import Grappe
+from grappes.permissions import is_porteur_member
 
 from .models import Application
 
 
 def can_instruct(user: User, application: Application) -> bool:
-    """ARS instructeurs of the call's region for regional calls; CNSA agents for the national
-    call. They score, annotate, assign, ask for complements and propose."""
+    """Who instructs the dossier: the ARS instructeurs of the call's region on a regional call,
+    the CNSA agents on the national call. They take it, score it, assign it, ask for
+    complements, enter the proposed amounts and propose. The single truth for the instruction
+    scope: the workflow (``actor_in_scope``), the services and the views all ask it."""
     if application.call.scope == "national":
         return user.role == Role.CNSA_AGENT
-    return user.role == Role.ARS_INSTRUCTEUR and user.region_id == application.call.region_id
+    return (
+        user.role == Role.ARS_INSTRUCTEUR
+        and application.call.region_id is not None
+        and user.region_id == application.call.region_id
+    )
 
 
 def can_decide(user: User, application: Application) -> bool:
-    """ARS valideurs of the call's region, and CNSA agents (national call, or an envelope
-    override on a regional one). Four eyes are checked by the workflow's guard."""
-    if user.role == Role.CNSA_AGENT:
-        return True
-    return user.role == Role.ARS_VALIDEUR and user.region_id == application.call.region_id
+    """Who decides on the dossier: the ARS valideurs of the call's region on a regional call,
+    the CNSA agents on the national call. They accept, reject and send back a proposal, provided
+    they took no part in its instruction (four eyes, a guard of the workflow read from the
+    log). A CNSA agent does not decide on a regional dossier: see :func:`can_accept`."""
+    if application.call.scope == "national":
+        return user.role == Role.CNSA_AGENT
+    return (
+        user.role == Role.ARS_VALIDEUR
+        and application.call.region_id is not None
+        and user.region_id == application.call.region_id
+    )
+
+
+def can_override_envelope(user: User, application: Application) -> bool:
+    """CNSA agents may accept a dossier beyond its call's envelope, with a written reason."""
+    return user.role == Role.CNSA_AGENT
+
+
+def can_accept(user: User, application: Application) -> bool:
+    """Who may be offered "Accepter": the deciders (:func:`can_decide`), and on a regional call
+    the CNSA agents, only to override the envelope — the workflow's guards then require that the
+    acceptance exceeds the envelope and that a written reason is given."""
+    return can_decide(user, application) or (
+        application.call.scope != "national" and can_override_envelope(user, application)
+    )
+
+
+def can_act(user: User, application: Application, action: str) -> bool:
+    """Whether ``user`` may take ``action`` (a transition or a recorded act such as a score) on
+    the dossier as it stands: the workflow's table, scope and the guards that do not depend on
+    form input (four eyes, CNSA on a regional call). The review page shows only these actions
+    and forms; the workflow checks everything again when the action is taken."""
+    from .workflow import refusal
+
+    return user.is_authenticated and refusal(application, user, action) is None
 
 
 def can_read_private_notes(user: User, application: Application) -> bool:
@@ -41,3 +83,62 @@ def is_back_office(user: User) -> bool:
         Role.CNSA_AGENT,
         Role.ADMINISTRATOR,
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Applicants (gestionnaires): every predicate counts **confirmed** members only, so a pending
+# member (who asked to be attached with a public FINESS EJ) can neither read nor write.
+# --------------------------------------------------------------------------------------------
+
+# Statuses in which applicants still edit their dossier (requests, attachments).
+APPLICANT_EDITABLE_STATUSES = ("draft", "complement_requested")
+
+
+def is_participant(user: User, application: Application) -> bool:
+    """A confirmed member of an organisation taking part in the dossier's grappe."""
+    return (
+        user.is_authenticated
+        and user.role == Role.GESTIONNAIRE
+        and (
+            application.grappe.organisations.filter(
+                organisation__members__user=user, organisation__members__status="confirmed"
+            ).exists()
+        )
+    )
+
+
+def is_porteur(user: User, application: Application) -> bool:
+    """A gestionnaire confirmed member of the grappe's porteur organisation."""
+    return user.role == Role.GESTIONNAIRE and is_porteur_member(user, application.grappe)
+
+
+def can_create_dossier(user: User, grappe: Grappe) -> bool:
+    """The porteur's confirmed members open the grappe's dossiers."""
+    return (
+        user.is_authenticated and user.role == Role.GESTIONNAIRE and is_porteur_member(user, grappe)
+    )
+
+
+def can_edit_dossier(user: User, application: Application) -> bool:
+    """The porteur's confirmed members edit the support requests and the justification, while
+    the dossier is a draft or awaits complements. Partners add their ESSMS on the grappe page
+    and their documents here (``can_upload_attachment``)."""
+    return application.status in APPLICANT_EDITABLE_STATUSES and is_porteur(user, application)
+
+
+def can_upload_attachment(user: User, application: Application) -> bool:
+    """Confirmed members of any organisation of the grappe add documents (a partner brings the
+    share proof of its own ESSMS), while the dossier is a draft or awaits complements."""
+    return application.status in APPLICANT_EDITABLE_STATUSES and is_participant(user, application)
+
+
+def can_post_message(user: User, application: Application) -> bool:
+    """Confirmed members of any organisation of the grappe write to the instruction."""
+    return is_participant(user, application)
+
+
+def can_applicant_act(user: User, application: Application, action: str) -> bool:
+    """Submit, resubmit and withdraw are the workflow's transitions: the transition table and
+    its scope (:func:`is_porteur`) decide; the guards on content (quote, attachments) explain
+    themselves when the action is tried."""
+    return user.role == Role.GESTIONNAIRE and can_act(user, application, action)

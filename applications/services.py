@@ -9,11 +9,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from essms_portal.accounts.models import User
-from essms_portal.tasks import send_email_task
+from essms_portal.outbox import email_queue
 from funding.rules import QuoteResult
 from funding.services import quote_for
 from grappes.models import GrappeMembership
 
+from . import permissions
 from .models import (
     Application,
     Attachment,
@@ -25,7 +26,7 @@ from .models import (
     ReviewScore,
     ScoringCriterion,
 )
-from .workflow import Action, StaleApplication, transition
+from .workflow import Action, StaleApplication, record, transition
 
 DEFAULT_GRID: tuple[tuple[str, str, int], ...] = (
     (
@@ -45,7 +46,17 @@ DEFAULT_GRID: tuple[tuple[str, str, int], ...] = (
 
 
 class ReviewError(Exception):
-    """A back-office write refused, with a French message for the user."""
+    """A write on a dossier refused, with a French message for the user."""
+
+
+class NotAllowed(ReviewError):
+    """The policy (``applications.permissions``) refuses this action to this user."""
+
+
+def _require(allowed: bool, message: str) -> None:
+    """Raise ``NotAllowed`` unless the policy's predicate said yes."""
+    if not allowed:
+        raise NotAllowed(message)
 
 
 def call_default_grid(*, call: Call) -> list[ScoringCriterion]:
@@ -67,13 +78,36 @@ def score_out_of_100(marks: dict[ScoringCriterion, int]) -> Decimal:
     return raw.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
+def _french_number(value: Decimal) -> str:
+    return f"{value:.2f}".replace(".", ",")
+
+
+def review_comment(marks: dict[ScoringCriterion, int], comment: str) -> str:
+    """What a score log entry says: the score, every mark and the reviewer's comment."""
+    ordered = sorted(marks.items(), key=lambda item: (item[0].position, item[0].pk))
+    text = f"Note {_french_number(score_out_of_100(marks))}/100 — " + " ; ".join(
+        f"{criterion.label} : {value}/5" for criterion, value in ordered
+    )
+    return f"{text}\nAppréciation : {comment}" if comment.strip() else text
+
+
 @transaction.atomic
 def review_save(
     *, application: Application, by: User, marks: dict[ScoringCriterion, int], comment: str
 ) -> Review:
-    """Create or replace ``by``'s review of the dossier."""
+    """Create or replace ``by``'s review of the dossier, logged in its hash chain (score and
+    marks in the entry's comment). Only the dossier's instructeurs score it, and only while it
+    is in instruction: scores are frozen once the decision is proposed (``workflow.RECORDS``;
+    a send back reopens them). Raises a ``TransitionError`` (French message) otherwise."""
+    if any(criterion.call_id != application.call_id for criterion in marks):
+        raise ReviewError("Ces critères ne sont pas ceux de la grille de cet appel.")
+    if any(not 0 <= value <= 5 for value in marks.values()):
+        raise ReviewError("Chaque critère se note de 0 à 5.")
+    locked = record(
+        application, action=Action.SCORE, by=by, comment=review_comment(marks, comment)
+    ).application
     review, _ = Review.objects.update_or_create(
-        application=application,
+        application=locked,
         reviewer=by,
         defaults={"comment": comment, "score": score_out_of_100(marks)},
     )
@@ -90,8 +124,20 @@ def note_add(*, application: Application, by: User, text: str) -> PrivateNote:
     return PrivateNote.objects.create(application=application, author=by, text=text)
 
 
+@transaction.atomic
 def application_assign(*, application: Application, assignee: User | None, by: User) -> None:
-    """Give the dossier to an instructeur (or to nobody)."""
+    """Give the dossier to one of its instructeurs (or to nobody), logged in its hash chain.
+
+    Only the dossier's instructeurs assign it, until the decision (``workflow.RECORDS``);
+    assigning it to whoever already has it changes and logs nothing."""
+    if assignee is not None and not permissions.can_instruct(assignee, application):
+        raise ReviewError(f"{assignee.email} n'instruit pas les dossiers de cet appel.")
+    current = Application.objects.filter(pk=application.pk).values_list("assignee_id", flat=True)
+    if current.get() == (assignee.pk if assignee else None):
+        application.assignee = assignee
+        return
+    comment = f"Dossier affecté à {assignee.email}" if assignee else "Affectation retirée"
+    record(application, action=Action.ASSIGN, by=by, comment=comment)
     Application.objects.filter(pk=application.pk).update(assignee=assignee)
     application.assignee = assignee
 
@@ -158,26 +204,37 @@ def proposal_save(
     motivation: str,
     expected_version: int,
 ) -> None:
-    """Record proposed amounts (never above the computed ones) and the recommendation."""
-    locked = Application.objects.select_for_update().get(pk=application.pk)
-    if locked.version != expected_version:
-        raise StaleApplication(
-            "Ce dossier vient d'être modifié par une autre personne : "
-            "vérifiez son nouvel état avant d'enregistrer."
-        )
-    ProposedAmount.objects.filter(application=locked).delete()
-    for key, label, computed in proposal_lines(application=locked):
+    """Record proposed amounts (never above the computed ones) and the recommendation, logged
+    in the dossier's hash chain. Only the dossier's instructeurs, and only while it is in
+    instruction: the proposal is frozen once proposed (``workflow.RECORDS``; a send back reopens
+    it). Raises ``ReviewError`` or a ``TransitionError`` (French message) otherwise."""
+    rows = []
+    for key, label, computed in proposal_lines(application=application):
         proposed, reason = amounts.get(key, (computed, ""))
         if proposed > computed:
             raise ReviewError(f"{label} : le montant proposé dépasse le montant calculé.")
-        ProposedAmount.objects.create(
-            application=locked,
-            line=key,
-            label=label,
-            computed=computed,
-            proposed=proposed,
-            reason=reason,
+        rows.append(
+            ProposedAmount(
+                line=key, label=label, computed=computed, proposed=proposed, reason=reason
+            )
         )
+    labels = {"accept": "accepter", "reject": "refuser"}
+    comment = (
+        f"Montant proposé : {sum(r.proposed for r in rows)} € "
+        f"(calculé : {sum(r.computed for r in rows)} €) — recommandation : "
+        f"{labels.get(recommendation, recommendation)}\nMotivation : {motivation}"
+    )
+    locked = record(
+        application,
+        action=Action.EDIT_PROPOSAL,
+        by=by,
+        comment=comment,
+        expected_version=expected_version,
+    ).application
+    ProposedAmount.objects.filter(application=locked).delete()
+    for row in rows:
+        row.application = locked
+    ProposedAmount.objects.bulk_create(rows)
     locked.recommendation = recommendation
     locked.motivation = motivation
     locked.version += 1
@@ -186,7 +243,8 @@ def proposal_save(
 
 
 def complement_reminders_send(*, today: datetime.date, days_before: int = 3) -> int:
-    """E-mail applicants whose complement deadline is near and who have not answered yet."""
+    """E-mail applicants whose complement deadline is near and who have not answered yet
+    (through the outbox); returns the number of e-mails queued."""
     from .notifications import applicant_emails
 
     due = ComplementRequest.objects.filter(
@@ -198,21 +256,26 @@ def complement_reminders_send(*, today: datetime.date, days_before: int = 3) -> 
     ).select_related("application__grappe")
     sent = 0
     for request in due:
-        for email in sorted(applicant_emails(request.application)):
-            send_email_task.delay(
-                subject=f"Rappel : compléments attendus avant le {request.deadline:%d/%m/%Y}",
-                body=(
-                    f"Bonjour,\n\nDes compléments sont attendus sur le dossier n° "
-                    f"{request.application.pk} avant le {request.deadline:%d/%m/%Y} :\n- "
-                    + "\n- ".join(request.expected_list)
-                    + "\n"
-                ),
-                recipients=[email],
-            )
-            sent += 1
-        ComplementRequest.objects.filter(pk=request.pk).update(
-            reminder_sent_at=datetime.datetime.now(tz=datetime.UTC)
-        )
+        # The reminder is marked sent and its e-mails recorded in the outbox together; the
+        # conditional update makes an overlapping run skip it (each reminder once).
+        with transaction.atomic():
+            claimed = ComplementRequest.objects.filter(
+                pk=request.pk, reminder_sent_at__isnull=True
+            ).update(reminder_sent_at=datetime.datetime.now(tz=datetime.UTC))
+            if not claimed:
+                continue
+            for email in sorted(applicant_emails(request.application)):
+                email_queue(
+                    subject=f"Rappel : compléments attendus avant le {request.deadline:%d/%m/%Y}",
+                    body=(
+                        f"Bonjour,\n\nDes compléments sont attendus sur le dossier n° "
+                        f"{request.application.pk} avant le {request.deadline:%d/%m/%Y} :\n- "
+                        + "\n- ".join(request.expected_list)
+                        + "\n"
+                    ),
+                    recipients=[email],
+                )
+                sent += 1
     return sent
 
 
@@ -229,7 +292,6 @@ REQUIRED_ATTACHMENTS = {
     "convention": "la convention de grappe signée",
     "quote": "au moins un devis",
 }
-EDITABLE_STATUSES = ("draft", "complement_requested")
 
 
 def application_create(*, grappe: object, call: Call, by: User) -> Application:
@@ -239,6 +301,10 @@ def application_create(*, grappe: object, call: Call, by: User) -> Application:
     from .selectors import calls_open, calls_open_for_grappe
 
     assert isinstance(grappe, Grappe)
+    _require(
+        permissions.can_create_dossier(by, grappe),
+        "Seul un membre confirmé de l'organisme porteur ouvre un dossier pour la grappe.",
+    )
     if not calls_open().filter(pk=call.pk).exists():
         raise ReviewError("Cet appel à projets n'est pas ouvert.")
     if not calls_open_for_grappe(grappe=grappe).filter(pk=call.pk).exists():
@@ -254,7 +320,7 @@ def application_create(*, grappe: object, call: Call, by: User) -> Application:
 
 def application_is_editable(application: Application) -> bool:
     """Applicants edit a draft, or a dossier whose complements were requested."""
-    return application.status in EDITABLE_STATUSES
+    return application.status in permissions.APPLICANT_EDITABLE_STATUSES
 
 
 @transaction.atomic
@@ -281,6 +347,10 @@ def application_update(
         )
     if not application_is_editable(locked):
         raise ReviewError("Ce dossier est déposé : il n'est plus modifiable.")
+    _require(
+        permissions.can_edit_dossier(by, locked),
+        "Seuls les membres confirmés de l'organisme porteur modifient les demandes du dossier.",
+    )
     application.version = locked.version
     application.requested_procurement = Decimal(procurement)
     application.requested_steering = Decimal(steering)
@@ -313,12 +383,17 @@ def attachment_add(
     membership: GrappeMembership | None = None,
 ) -> Attachment:
     """Store a checked upload privately and attach it to the dossier."""
+    _require(
+        permissions.can_upload_attachment(by, application),
+        "Vous ne pouvez pas ajouter de pièce à ce dossier.",
+    )
     from django.core.files.storage import default_storage
 
-    from essms_portal.uploads import private_path, sanitised_name, validate_upload
+    from essms_portal.uploads import private_path, stored_name, validate_upload
 
-    content_type = validate_upload(upload)
-    name = sanitised_name(upload.name or "document")
+    checked = validate_upload(upload)
+    # The name carries the extension of the detected type, never the one the user typed.
+    name = stored_name(upload.name or "document", checked.extension)
     stored = default_storage.save(private_path(f"dossiers/{application.pk}", name), upload)
     return Attachment.objects.create(
         application=application,
@@ -326,7 +401,7 @@ def attachment_add(
         membership=membership,
         file=stored,
         original_name=name,
-        content_type=content_type,
+        content_type=checked.content_type,
         size=upload.size or 0,
         uploaded_by=by,
     )
@@ -360,7 +435,13 @@ def application_submit(*, application: Application, by: User, expected_version: 
 
 
 def message_post(*, application: Application, by: User, text: str) -> object:
-    """A message between applicant and instruction (visible to both)."""
+    """A message between applicant and instruction (visible to both): from a confirmed member
+    of the grappe, or from whoever instructs the dossier."""
     from .models import Message
+
+    _require(
+        permissions.can_post_message(by, application) or permissions.can_instruct(by, application),
+        "Vous ne pouvez pas écrire sur ce dossier.",
+    )
 
     return Message.objects.create(application=application, author=by, text=text)

@@ -27,22 +27,34 @@ from .forms import (
     ReviewForm,
 )
 from .models import Application
-from .permissions import can_decide, can_instruct, can_read_private_notes, is_back_office
+from .permissions import (
+    can_accept,
+    can_act,
+    can_decide,
+    can_instruct,
+    can_override_envelope,
+    can_read_private_notes,
+    is_back_office,
+)
 from .workflow import (
     Action,
     Status,
     TransitionError,
     application_proposed_total,
     available_actions,
+    envelope_exceeded,
+    instructed_since_submission,
     transition,
 )
 
+# Who may ever take each action of the review page on a dossier (403 otherwise); whether they
+# may take it now (status, four eyes, envelope…) is the workflow's answer, shown as a message.
 # NOTIFY is not here: a decision is notified only by issuing it (decisions.decision_issue),
 # which numbers it and renders its letter in the same transaction.
 REVIEW_ACTIONS = {
     Action.TAKE: can_instruct,
     Action.PROPOSE: can_instruct,
-    Action.ACCEPT: can_decide,
+    Action.ACCEPT: can_accept,
     Action.REJECT: can_decide,
     Action.SEND_BACK: can_decide,
 }
@@ -66,6 +78,11 @@ def _instructing(request: HttpRequest, pk: int) -> Application:
     if not can_instruct(_user(request), application):
         raise PermissionDenied("Vous ne pouvez pas instruire ce dossier.")
     return application
+
+
+def _message(error: Exception) -> str:
+    """The French message of a refused write (TransitionError or services.ReviewError)."""
+    return error.message if isinstance(error, TransitionError) else str(error)
 
 
 def _back_to(application: Application, anchor: str = "") -> HttpResponse:
@@ -104,8 +121,17 @@ def queue(request: HttpRequest) -> HttpResponse:
 def _review_context(request: HttpRequest, application: Application, **forms: Any) -> dict[str, Any]:
     user = _user(request)
     instruct = can_instruct(user, application)
-    criteria = selectors.call_criteria(call=application.call)
     version = {"version": application.version}
+    actions = [Action(a) for a in available_actions(application, user) if a in REVIEW_ACTIONS]
+    action_form = forms.get("action_form") or ActionForm(initial=version)
+    if not (
+        Action.ACCEPT in actions
+        and can_override_envelope(user, application)
+        and envelope_exceeded(application)
+    ):
+        # The override reason is asked only of whoever may override, when it would apply.
+        action_form.fields.pop("override_reason", None)
+    criteria = selectors.call_criteria(call=application.call)
     report = selectors.eligibility_report(application=application)
     context: dict[str, Any] = {
         "title": f"Dossier n° {application.pk}",
@@ -127,8 +153,17 @@ def _review_context(request: HttpRequest, application: Application, **forms: Any
         "proposed_total": application_proposed_total(application),
         "envelope": selectors.call_envelope_use(call=application.call),
         "can_instruct": instruct,
-        "actions": [Action(a) for a in available_actions(application, user) if a in REVIEW_ACTIONS],
-        "action_form": forms.get("action_form") or ActionForm(initial=version),
+        # Only what the person may really do now (workflow table, scope, four eyes).
+        "actions": actions,
+        "action_form": action_form,
+        "can_score": can_act(user, application, Action.SCORE),
+        "can_edit_proposal": can_act(user, application, Action.EDIT_PROPOSAL),
+        "can_ask_complement": can_act(user, application, Action.ASK_COMPLEMENT),
+        "can_assign": can_act(user, application, Action.ASSIGN),
+        # A decider kept off by four eyes is told why no decision button is shown.
+        "four_eyes_barred": application.status == Status.PROPOSED
+        and can_decide(user, application)
+        and instructed_since_submission(application, user),
     }
     if instruct:
         context.update(
@@ -180,9 +215,13 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
     application = _instructing(request, pk)
     form = AssignForm(request.POST, reviewers=selectors.reviewers_of(application=application))
     if form.is_valid():
-        services.application_assign(
-            application=application, assignee=form.cleaned_data["assignee"], by=_user(request)
-        )
+        try:
+            services.application_assign(
+                application=application, assignee=form.cleaned_data["assignee"], by=_user(request)
+            )
+        except (TransitionError, services.ReviewError) as error:
+            messages.error(request, _message(error))
+            return _back_to(application, "instruction")
         messages.success(request, "Affectation enregistrée.")
     return _back_to(application, "instruction")
 
@@ -214,12 +253,16 @@ def save_review(request: HttpRequest, pk: int) -> HttpResponse:
     form = ReviewForm(request.POST, criteria=criteria)
     if not form.is_valid():
         return _rerender(request, application, review_form=form)
-    services.review_save(
-        application=application,
-        by=_user(request),
-        marks=form.marks(),
-        comment=form.cleaned_data["comment"],
-    )
+    try:
+        services.review_save(
+            application=application,
+            by=_user(request),
+            marks=form.marks(),
+            comment=form.cleaned_data["comment"],
+        )
+    except (TransitionError, services.ReviewError) as error:
+        messages.error(request, _message(error))
+        return _back_to(application, "notation")
     messages.success(request, "Évaluation enregistrée.")
     return _back_to(application, "notation")
 
@@ -251,7 +294,8 @@ def ask_complement(request: HttpRequest, pk: int) -> HttpResponse:
 @back_office
 def save_proposal(request: HttpRequest, pk: int) -> HttpResponse:
     application = _instructing(request, pk)
-    if application.status != Status.IN_REVIEW:
+    if not can_act(_user(request), application, Action.EDIT_PROPOSAL):
+        # The service refuses it too; answering early spares a form rendered for nothing.
         messages.error(request, "Les montants ne se modifient que pendant l'instruction.")
         return _back_to(application)
     form = ProposalForm(request.POST, lines=services.proposal_lines(application=application))
@@ -267,7 +311,7 @@ def save_proposal(request: HttpRequest, pk: int) -> HttpResponse:
             expected_version=form.cleaned_data["version"],
         )
     except (TransitionError, services.ReviewError) as error:
-        messages.error(request, getattr(error, "message", str(error)))
+        messages.error(request, _message(error))
         return _back_to(application)
     messages.success(request, "Proposition enregistrée.")
     return _back_to(application, "proposition")
@@ -276,11 +320,14 @@ def save_proposal(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @back_office
 def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    """Apply one workflow action from the review page."""
+    """Apply one workflow action from the review page: 403 for whoever may never take it on this
+    dossier; the workflow decides whether it may be taken now (message and redirect if not)."""
     application = selectors.application_for_reviewer(user=_user(request), pk=pk)
     predicate = REVIEW_ACTIONS.get(action)  # type: ignore[call-overload]
     if predicate is None:
         raise Http404("Action inconnue.")
+    if not predicate(_user(request), application):
+        raise PermissionDenied("Vous n'êtes pas habilité à effectuer cette action sur ce dossier.")
     form = ActionForm(request.POST)
     if not form.is_valid():
         return _rerender(request, application, action_form=form)

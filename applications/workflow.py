@@ -2,8 +2,13 @@
 
 Every status change in the portal (views, admin, commands) goes through :func:`transition`,
 which locks the row, checks the actor's role and scope, the version and the guards, saves and
-appends a hash-chained log entry. Each application's log is its own chain: the row lock on the
-application serialises its appends, so the chain can never fork.
+appends a hash-chained log entry. Instruction acts that do not change the status (a score, a
+proposal edit, an assignment) go through :func:`record`, which locks the same row, checks the
+same way and appends to the same chain. Each application's log is its own chain: the row lock on
+the application serialises its appends, so the chain can never fork.
+
+Who may instruct and who may decide is answered by ``applications.permissions`` (one home);
+this module asks it for the scope of every action.
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING
 
 from django.db import models, transaction
@@ -53,6 +57,10 @@ class Action(models.TextChoices):
     REJECT = "reject", "Refuser"
     SEND_BACK = "send_back", "Renvoyer en instruction"
     NOTIFY = "notify", "Notifier la décision"
+    # Recorded in the log without changing the status (from_status == to_status): see record().
+    SCORE = "score", "Évaluation enregistrée"
+    EDIT_PROPOSAL = "edit_proposal", "Proposition modifiée"
+    ASSIGN = "assign", "Affectation"
 
 
 # Role names (accounts.Role values) kept as plain strings so the table reads as data.
@@ -79,6 +87,56 @@ TRANSITIONS: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
     (Status.ACCEPTED, Action.NOTIFY): (Status.NOTIFIED, frozenset({CNSA})),
     (Status.REJECTED, Action.NOTIFY): (Status.NOTIFIED, frozenset({CNSA})),
 }
+
+# Instruction acts logged without a status change: {action: (statuses, roles, refusal message)}.
+# Scores and proposed amounts are frozen once the decision is proposed: they change only while
+# the dossier is in instruction (a send back reopens them, since it returns to in_review).
+RECORDS: dict[str, tuple[frozenset[str], frozenset[str], str]] = {
+    Action.SCORE: (
+        frozenset({Status.IN_REVIEW}),
+        REVIEWERS,
+        "Les notes sont figées : elles ne se modifient que lorsque le dossier est en "
+        "instruction, jamais après la proposition de décision.",
+    ),
+    Action.EDIT_PROPOSAL: (
+        frozenset({Status.IN_REVIEW}),
+        REVIEWERS,
+        "Les montants proposés sont figés : ils ne se modifient que lorsque le dossier est en "
+        "instruction, jamais après la proposition de décision.",
+    ),
+    Action.ASSIGN: (
+        frozenset(
+            {Status.SUBMITTED, Status.IN_REVIEW, Status.COMPLEMENT_REQUESTED, Status.PROPOSED}
+        ),
+        REVIEWERS,
+        "L'affectation ne se modifie plus une fois la décision prise.",
+    ),
+}
+RECORDED_ACTIONS = frozenset(RECORDS)
+
+# Acts of instruction: whoever took one on a dossier since its submission never decides on it
+# (four eyes, read from the log). Assignment is logged but is a dispatch, not an instruction.
+INSTRUCTION_ACTIONS = frozenset(
+    {
+        Action.TAKE,
+        Action.SCORE,
+        Action.EDIT_PROPOSAL,
+        Action.PROPOSE,
+        Action.SEND_BACK,
+        Action.ASK_COMPLEMENT,
+    }
+)
+# Actions in the scope of the dossier's instructeurs (permissions.can_instruct).
+INSTRUCTEUR_ACTIONS = frozenset(
+    {
+        Action.TAKE,
+        Action.ASK_COMPLEMENT,
+        Action.PROPOSE,
+        Action.SCORE,
+        Action.EDIT_PROPOSAL,
+        Action.ASSIGN,
+    }
+)
 
 
 class TransitionError(Exception):
@@ -137,16 +195,32 @@ def _guard_submittable(application: Application, by: User, ctx: TransitionContex
     return None
 
 
-def _guard_four_eyes(application: Application, by: User, ctx: TransitionContext) -> str | None:
-    """A validator never decides on a dossier whose decision they proposed themselves."""
-    proposer = (
-        application.log_entries.filter(action=Action.PROPOSE)
-        .order_by("-id")
-        .values_list("actor_id", flat=True)
-        .first()
+def instructed_since_submission(application: Application, user: User) -> bool:
+    """Whether ``user`` took an instruction act on the dossier (take, score, proposal edit,
+    propose, send back, complement request) since its submission, read from the log.
+
+    "Since its submission" counts from the last SUBMIT entry, i.e. the first deposit: a
+    resubmission after complements does not wipe the slate, so an instructeur who asked for
+    complements still cannot decide after the applicant answers."""
+    entries = application.log_entries.all()
+    submitted = (
+        entries.filter(action=Action.SUBMIT).order_by("-id").values_list("id", flat=True).first()
     )
-    if proposer is not None and proposer == by.pk:
-        return "Vous avez proposé cette décision : un autre agent doit la valider."
+    acts = entries.filter(actor_id=user.pk, action__in=INSTRUCTION_ACTIONS)
+    if submitted is not None:
+        acts = acts.filter(id__gt=submitted)
+    return acts.exists()
+
+
+def _guard_four_eyes(application: Application, by: User, ctx: TransitionContext) -> str | None:
+    """Whoever decides (accepts, rejects, sends back) has taken no instruction act on the
+    dossier since its submission: the one who instructs is never the one who decides."""
+    if instructed_since_submission(application, by):
+        return (
+            "Vous avez pris part à l'instruction de ce dossier (prise en charge, notation, "
+            "proposition, renvoi en instruction ou demande de compléments) : un autre agent doit "
+            "décider."
+        )
     return None
 
 
@@ -165,16 +239,42 @@ def _guard_proposal_complete(
     return None
 
 
-def _guard_envelope(application: Application, by: User, ctx: TransitionContext) -> str | None:
-    """Accepting must fit in the call's envelope, unless a CNSA agent overrides with a reason."""
+def envelope_exceeded(application: Application) -> bool:
+    """Whether accepting the dossier would take the call's accepted total past its envelope."""
     from .selectors import call_envelope_use
 
     use = call_envelope_use(call=application.call)
+    return use.accepted + application_proposed_total(application) > application.call.envelope
+
+
+def _guard_cnsa_regional_override(
+    application: Application, by: User, ctx: TransitionContext
+) -> str | None:
+    """On a regional call the region's valideur decides; a CNSA agent accepts only to override
+    the envelope: when the acceptance would exceed it (the written reason is checked by the
+    envelope guard)."""
+    from .permissions import can_decide
+
+    if can_decide(by, application) or envelope_exceeded(application):
+        return None
+    return (
+        "Sur un appel régional, la décision revient au valideur de l'ARS : un agent CNSA "
+        "n'accepte un dossier que pour autoriser un dépassement de l'enveloppe, qui n'est pas "
+        "dépassée ici."
+    )
+
+
+def _guard_envelope(application: Application, by: User, ctx: TransitionContext) -> str | None:
+    """Accepting must fit in the call's envelope, unless a CNSA agent overrides with a reason."""
+    from .permissions import can_override_envelope
+    from .selectors import call_envelope_use
+
+    if not envelope_exceeded(application):
+        return None
+    if can_override_envelope(by, application) and ctx.override_reason.strip():
+        return None
+    use = call_envelope_use(call=application.call)
     proposed = application_proposed_total(application)
-    if use.accepted + proposed <= application.call.envelope:
-        return None
-    if by.role == CNSA and ctx.override_reason.strip():
-        return None
     return (
         f"Accepter ce dossier ({proposed} €) dépasserait l'enveloppe de l'appel : "
         f"{use.accepted} € déjà accordés sur {application.call.envelope} €. Seul un agent CNSA "
@@ -194,36 +294,84 @@ GUARDS: dict[str, tuple[Guard, ...]] = {
     Action.SUBMIT: (_guard_submittable,),
     Action.RESUBMIT: (_guard_submittable,),
     Action.PROPOSE: (_guard_proposal_complete,),
-    Action.ACCEPT: (_guard_four_eyes, _guard_envelope),
+    Action.ACCEPT: (_guard_four_eyes, _guard_cnsa_regional_override, _guard_envelope),
     Action.REJECT: (_guard_four_eyes,),
+    Action.SEND_BACK: (_guard_four_eyes,),
 }
-
-# On a regional dossier a CNSA agent only reads, except to accept beyond the envelope (override)
-# and to notify the decision.
-CNSA_REGIONAL_ACTIONS = frozenset({Action.ACCEPT, Action.NOTIFY})
+# Guards that depend only on who acts and on the dossier's history, never on what a form says:
+# the review page asks them too (available_actions), so it shows only the buttons the person may
+# really use. The others (completeness, envelope) explain their refusal when the button is used.
+ACTOR_GUARDS: frozenset[Guard] = frozenset({_guard_four_eyes, _guard_cnsa_regional_override})
 
 
 def actor_in_scope(application: Application, by: User, action: str | None = None) -> bool:
-    """Whether ``by`` may act on this dossier: a confirmed member of the porteur for applicants,
-    the call's region for ARS agents; CNSA agents act on national-call dossiers, and on regional
-    ones only to accept (envelope override) or notify."""
+    """Whether ``by`` may take ``action`` on this dossier, as far as who they are goes.
+
+    Applicants: confirmed members of the porteur. Instruction acts (take, ask, propose, score,
+    proposal edit, assignment): ``permissions.can_instruct``. Reject and send back:
+    ``permissions.can_decide``. Accept: ``permissions.can_accept`` (deciders, and CNSA agents on
+    a regional call for an envelope override, see the guards). Notify: CNSA agents, every call.
+    Without an action: whether they may instruct or decide at all."""
+    from .permissions import can_accept, can_decide, can_instruct, is_porteur
+
     if by.role == GESTIONNAIRE:
-        return application.grappe.porteur.members.filter(user=by, status="confirmed").exists()
-    if by.role in (INSTRUCTEUR, VALIDEUR):
-        return application.call.region_id is not None and application.call.region_id == by.region_id
-    if by.role == CNSA:
-        return application.call.scope == "national" or action in CNSA_REGIONAL_ACTIONS
+        return is_porteur(by, application)
+    if action in INSTRUCTEUR_ACTIONS:
+        return can_instruct(by, application)
+    if action == Action.ACCEPT:
+        return can_accept(by, application)
+    if action in (Action.REJECT, Action.SEND_BACK):
+        return can_decide(by, application)
+    if action == Action.NOTIFY:
+        return by.role == CNSA
+    if action is None:
+        return can_instruct(by, application) or can_decide(by, application)
     return False
 
 
+def refusal(
+    application: Application,
+    by: User,
+    action: str,
+    context: TransitionContext | None = None,
+) -> TransitionError | None:
+    """Why ``by`` may not take ``action`` on the dossier as it stands, or None.
+
+    The transition table (or the record table) for the status and the role, the scope, then the
+    guards: all of them given a ``context`` (the form's input), only ``ACTOR_GUARDS`` without."""
+    if action in RECORDS:
+        statuses, roles, frozen = RECORDS[action]
+        if by.role not in roles or not actor_in_scope(application, by, action):
+            return TransitionNotAllowed("Vous n'êtes pas habilité à effectuer cette action.")
+        if application.status not in statuses:
+            return TransitionNotAllowed(frozen)
+        return None
+    target = TRANSITIONS.get((application.status, action))
+    if target is None:
+        return TransitionNotAllowed(
+            f"L'action « {Action(action).label} » n'est pas possible pour un dossier au statut"
+            f" « {Status(application.status).label} »."
+        )
+    _to_status, roles = target
+    if by.role not in roles or not actor_in_scope(application, by, action):
+        return TransitionNotAllowed("Vous n'êtes pas habilité à effectuer cette action.")
+    for guard in GUARDS.get(action, ()):
+        if context is None and guard not in ACTOR_GUARDS:
+            continue
+        reason = guard(application, by, context or TransitionContext())
+        if reason:
+            return GuardFailed(reason)
+    return None
+
+
 def available_actions(application: Application, by: User) -> list[str]:
-    """Actions the table offers ``by`` on this dossier now (guards not evaluated)."""
+    """Transitions ``by`` may take on this dossier now: table, scope and the guards that depend
+    on who acts (four eyes, CNSA on a regional call); completeness and envelope guards are left
+    to explain themselves when the action is tried."""
     return [
         action
-        for (status, action), (_, roles) in TRANSITIONS.items()
-        if status == application.status
-        and by.role in roles
-        and actor_in_scope(application, by, action)
+        for (status, action) in TRANSITIONS
+        if status == application.status and refusal(application, by, action) is None
     ]
 
 
@@ -292,6 +440,25 @@ def _append_log(
     )
 
 
+def _locked(application: Application, expected_version: int | None) -> Application:
+    """The dossier's row, locked until the end of the transaction, at the expected version."""
+    from .models import Application
+
+    locked = (
+        # of=("self",): lock the dossier only, not the joined call and grappe rows, so
+        # transitions of different dossiers of one call never wait on each other.
+        Application.objects.select_for_update(of=("self",))
+        .select_related("grappe__porteur", "call")
+        .get(pk=application.pk)
+    )
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleApplication(
+            "Ce dossier vient d'être modifié par une autre personne. La page a été rechargée :"
+            " vérifiez son nouvel état avant d'agir."
+        )
+    return locked
+
+
 def transition(
     application: Application,
     *,
@@ -304,36 +471,19 @@ def transition(
     """Apply ``action`` to the dossier on behalf of ``by``, or raise a TransitionError.
 
     The people concerned are e-mailed once the transaction commits (``notifications``)."""
-    from .models import Application
-
-    with transaction.atomic():
-        locked = (
-            # of=("self",): lock the dossier only, not the joined call and grappe rows, so
-            # transitions of different dossiers of one call never wait on each other.
-            Application.objects.select_for_update(of=("self",))
-            .select_related("grappe__porteur", "call")
-            .get(pk=application.pk)
+    if action in RECORDS:
+        raise TransitionNotAllowed(
+            f"« {Action(action).label} » ne change pas le statut du dossier : ce n'est pas une "
+            "transition."
         )
-        if expected_version is not None and locked.version != expected_version:
-            raise StaleApplication(
-                "Ce dossier vient d'être modifié par une autre personne. La page a été rechargée :"
-                " vérifiez son nouvel état avant d'agir."
-            )
-        target = TRANSITIONS.get((locked.status, action))
-        if target is None:
-            raise TransitionNotAllowed(
-                f"L'action « {Action(action).label} » n'est pas possible pour un dossier au statut"
-                f" « {Status(locked.status).label} »."
-            )
-        to_status, roles = target
-        if by.role not in roles or not actor_in_scope(locked, by, action):
-            raise TransitionNotAllowed("Vous n'êtes pas habilité à effectuer cette action.")
+    with transaction.atomic():
+        locked = _locked(application, expected_version)
         context = TransitionContext(override_reason=override_reason)
-        for guard in GUARDS.get(action, ()):
-            reason = guard(locked, by, context)
-            if reason:
-                raise GuardFailed(reason)
-        if override_reason.strip() and action == Action.ACCEPT:
+        refused = refusal(locked, by, action, context)
+        if refused is not None:
+            raise refused
+        to_status = TRANSITIONS[(locked.status, action)][0]
+        if action == Action.ACCEPT and override_reason.strip() and envelope_exceeded(locked):
             comment = f"{comment}\nDépassement d'enveloppe autorisé : {override_reason}".strip()
         from_status = locked.status
         locked.status = to_status
@@ -347,7 +497,39 @@ def transition(
         entry = _append_log(locked, action=action, from_status=from_status, by=by, comment=comment)
         from .notifications import notify_transition
 
-        transaction.on_commit(partial(notify_transition, entry_id=entry.pk))
+        # In the transaction: the e-mails are in the outbox if and only if the transition
+        # commits; they are sent after commit, retried while the broker or SMTP is down.
+        notify_transition(entry_id=entry.pk)
+    return TransitionResult(application=locked, entry=entry)
+
+
+def record(
+    application: Application,
+    *,
+    action: str,
+    by: User,
+    comment: str = "",
+    expected_version: int | None = None,
+) -> TransitionResult:
+    """Log an instruction act that does not change the status (``RECORDS``: a score, a proposal
+    edit, an assignment) on behalf of ``by``, or raise a TransitionError.
+
+    Locks the dossier's row, checks the version, the role, the scope and the status (scores and
+    proposed amounts are frozen outside ``in_review``), then appends to the same hash chain as
+    the transitions (from_status == to_status). Call it inside the caller's transaction, before
+    writing what it records, so that the data and its log entry commit or roll back together.
+    Nobody is e-mailed for these entries. The version is not bumped here: callers whose write
+    concerns a versioned form do it on the returned (locked) application."""
+    if action not in RECORDS:
+        raise ValueError(f"{action!r} is a transition: use transition().")
+    with transaction.atomic():
+        locked = _locked(application, expected_version)
+        refused = refusal(locked, by, action)
+        if refused is not None:
+            raise refused
+        entry = _append_log(
+            locked, action=action, from_status=locked.status, by=by, comment=comment
+        )
     return TransitionResult(application=locked, entry=entry)
 
 

@@ -6,12 +6,18 @@ A wrong *type*, a missing required key, an unknown or repeated key is a shape er
 (bad FINESS key, unknown category, project "rental", share 1.2) is left to the rules, which
 report it as a quote error. Nothing is normalised except surrounding spaces in strings.
 
+Text that is not valid Unicode (a lone UTF-16 surrogate such as ``"\\ud800"``, which ``json``
+accepts) or that holds a control character is a shape error too, in a string value as in a key:
+it could not be written out as UTF-8, and no FINESS, code or project name contains one. Values
+quoted back in a message are escaped (:func:`shown`), so a message always encodes.
+
 Pure: no Django, no I/O; numbers are read as ``int`` or ``Decimal``, never ``float``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal, InvalidOperation
 
 from .rules import (
@@ -37,6 +43,11 @@ STRUCTURE_OPTIONAL = frozenset({"segur_referenced", "eligible_share"})
 REQUESTS_OPTIONAL = frozenset({"hardware", "procurement", "steering"})
 
 
+# A lone surrogate (U+D800-U+DFFF: not a character, cannot be encoded in UTF-8) or a C0/C1
+# control character (U+0000-U+001F, U+007F-U+009F).
+FORBIDDEN_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
 class QuoteInputError(ValueError):
     """The input is not JSON or not of the contract's shape; the message names the path."""
 
@@ -60,15 +71,37 @@ def _json_object(pairs: list[tuple[str, object]]) -> _JsonObject:
     return result
 
 
+def shown(text: str) -> str:
+    """``text`` with its forbidden characters written as escapes (``\\ud800``), to quote it."""
+    return FORBIDDEN_CHARACTER.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def text_error(text: str) -> str | None:
+    """Why ``text`` is refused (its first forbidden character), or None when it is clean."""
+    match = FORBIDDEN_CHARACTER.search(text)
+    if match is None:
+        return None
+    code = ord(match.group())
+    if 0xD800 <= code <= 0xDFFF:
+        return (
+            f"caractère invalide U+{code:04X} (demi-paire de substitution isolée) : "
+            "le texte doit être de l'Unicode valide"
+        )
+    return f"caractère de contrôle U+{code:04X} interdit"
+
+
 # --------------------------------------------------------------------------------------------
 # Leaf checks
 # --------------------------------------------------------------------------------------------
 
 
 def _map(value: object, path: str) -> dict[str, object]:
-    """A JSON object with no key written twice (its keys are free)."""
+    """A JSON object with no key written twice and no forbidden character in a key."""
     if not isinstance(value, dict):
         raise QuoteInputError(f"{path} : doit être un objet JSON")
+    for key in value:
+        if error := text_error(key):
+            raise QuoteInputError(f"{path} : clé « {shown(key)} » refusée : {error}")
     for key in getattr(value, "duplicates", ()):
         raise QuoteInputError(f"{path}.{key} : champ présent deux fois")
     return value
@@ -86,11 +119,19 @@ def _object(
     return value
 
 
+def _text(value: str, path: str) -> str:
+    """``value`` stripped of surrounding spaces, refused if a forbidden character remains."""
+    value = value.strip()
+    if error := text_error(value):
+        raise QuoteInputError(f"{path} : {error}")
+    return value
+
+
 def _string(value: object, path: str) -> str:
-    """A string, stripped of surrounding spaces (the only normalisation)."""
+    """A string, stripped of surrounding spaces (the only normalisation), valid Unicode."""
     if not isinstance(value, str):
         raise QuoteInputError(f"{path} : doit être une chaîne de caractères")
-    return value.strip()
+    return _text(value, path)
 
 
 def _integer(value: object, path: str) -> int:
@@ -122,7 +163,7 @@ def _share(value: object, path: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
         raise QuoteInputError(f'{path} : doit être un nombre décimal (ex. "0.6")')
     try:
-        share = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+        share = Decimal(_text(value, path)) if isinstance(value, str) else Decimal(value)
     except InvalidOperation:
         raise QuoteInputError(f"{path} : « {value} » n'est pas un nombre décimal") from None
     if not share.is_finite():

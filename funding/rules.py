@@ -8,8 +8,8 @@ Amounts are whole euros (``int``), computed from ``Decimal`` and rounded down; n
 Messages are French sentences for the gestionnaire; amounts in them are written the French way
 (``25 000 €`` with a narrow no-break space, like ``essms_portal.money.format_euros``).
 
-The only import from the portal is ``essms_portal.identifiers.finess_error``, a pure function
-(its module imports ``django.core.exceptions`` for its validators, which needs no settings).
+It imports nothing from Django or the portal's apps: identifier checks come from the pure
+``funding.identifiers`` (a contract of import-linter, see docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_FLOOR, Context, Decimal, localcontext
 
-from essms_portal.identifiers import finess_error
+from funding.identifiers import finess_error
 
 ACQUISITION = "acquisition"
 UPGRADE = "upgrade"

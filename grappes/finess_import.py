@@ -4,11 +4,14 @@ Two halves:
 
 - :class:`ExtractParser` turns the raw bytes into typed records (:class:`Establishment`,
   :class:`Geolocation`) or :class:`Reject` / :class:`LineWarning` entries, line by line. It never
-  raises on a bad line: only a file that does not start with the etalab marker is refused
-  (:class:`NotAFinessExtract`), before anything is written.
+  raises on a bad line (a NUL byte, an unreadable quoted field… is a :class:`Reject` with its line
+  number): only an unreadable *file* is refused (:class:`NotAFinessExtract`) — no etalab marker,
+  a marker date that is not a date, no ``structureet``/``geolocalisation`` line at all. Lines may
+  end with LF, CRLF or a lone CR (old Mac files are read with universal newlines).
 - :func:`finess_import` streams those records in batches of :data:`BATCH_SIZE` lines into the
-  database, one transaction per batch: for each batch the writer creates the new rows and
-  updates only those whose values differ, so a second run of the same file changes nothing.
+  database, **all in one transaction**: for each batch the writer creates the new rows and
+  updates only those whose values differ, so a second run of the same file changes nothing, and
+  any failure (a refused file, a database error) leaves the database as it was.
 
 Two writers give the same rows and the same counts (the tests run both): :class:`OrmWriter`
 (any database: reads the batch's rows by FINESS and compares in Python) and, by default on
@@ -24,6 +27,7 @@ import csv
 import datetime
 import functools
 import os
+import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +46,20 @@ from .models import Departement, FinessCategory, Organisation, Structure
 from .referential_data import normalise_department
 
 BATCH_SIZE = 2_000
+# The marker line is short: a first line longer than this (no line end) is not an extract.
+MAX_MARKER_BYTES = 64 * 1024
+# Read size of the universal-newline reader (files with lone CR line ends).
+CHUNK_BYTES = 1024 * 1024
+# etalab names of the structureet columns (domain.md §8), to name a column in a message.
+STRUCTURE_COLUMNS = (
+    "structureet", "nofinesset", "nofinessej", "rs", "rslongue", "complrs", "compldistrib",
+    "numvoie", "typvoie", "voie", "compvoie", "lieuditbp", "commune", "departement",
+    "libdepartement", "ligneacheminement", "telephone", "telecopie", "categetab",
+    "libcategetab", "categagretab", "libcategagretab", "siret", "codeape", "codemft", "libmft",
+    "codesph", "libsph", "dateouv", "dateautor", "datemaj", "numuai",
+)  # fmt: skip
+GEOLOCATION_COLUMNS = ("geolocalisation", "nofinesset", "coordxet", "coordyet", "sourcecoordet")
+KNOWN_LINE_TYPES = frozenset({"structureet", "geolocalisation"})
 # structureet lines carry at least 31 columns (0 "structureet" … 30 datemaj), domain.md §8.
 MIN_STRUCTURE_COLUMNS = 31
 MIN_GEOLOCATION_COLUMNS = 4
@@ -57,7 +75,10 @@ ProgressCallback = Callable[[int, int, "ImportReport"], None]
 
 
 class NotAFinessExtract(Exception):
-    """The file does not start with the etalab marker line; ``message`` is French."""
+    """The file cannot be read as an extract (nothing is written); ``message`` is French.
+
+    No etalab marker line, a marker date that is not a date, or no line of a known type.
+    """
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -119,6 +140,7 @@ class ImportReport:
 
     dry_run: bool = False
     encoding: str = "utf-8"
+    line_ends: str = "LF"
     extract_date: str = ""
     lines_read: int = 0
     created: int = 0
@@ -177,6 +199,8 @@ class ImportReport:
             f"Extrait FINESS du {self.extract_date or 'date inconnue'}, encodage {self.encoding} :"
             f" {_count(self.lines_read, 'ligne lue', 'lignes lues')}."
         )
+        if self.line_ends == "CR":
+            lines.append("Fins de ligne CR (ancien format Mac) : lues comme des fins de ligne LF.")
         lines.append(f"Établissements : {self.summary()}.")
         if not self.changed:
             lines.append("Aucun changement : le référentiel était déjà à jour.")
@@ -236,12 +260,66 @@ def _decode(raw: bytes) -> tuple[str, bool]:
 
 
 def _split(text: str) -> list[str]:
-    """The fields of one line; quoted fields with doubled quotes go through the csv module."""
+    """The fields of one line; quoted fields with doubled quotes go through the csv module.
+
+    Raises ``csv.Error`` on a quoted field the csv module refuses (longer than its field limit).
+    """
     if '"' not in text:
         return text.split(";")
     # One reader per physical line: an unbalanced quote can then only spoil its own line,
     # never swallow the following ones.
     return next(csv.reader((text,), delimiter=";"), [])
+
+
+def _column_name(kind: str, index: int) -> str:
+    """« 4 (rs) »: the 1-based column number and its etalab name when known."""
+    names = {"structureet": STRUCTURE_COLUMNS, "geolocalisation": GEOLOCATION_COLUMNS}.get(kind, ())
+    return f"{index + 1} ({names[index]})" if index < len(names) else str(index + 1)
+
+
+def _nul_reject(number: int, text: str) -> tuple[str, Reject]:
+    """The line's type and its reject: a NUL byte, which no text column can store, spoils it."""
+    try:
+        fields = _split(text)
+    except csv.Error:
+        fields = [text]
+    kind = fields[0].strip().lower()
+    index = next((i for i, value in enumerate(fields) if "\x00" in value), None)
+    where = "" if index is None else f" dans la colonne {_column_name(kind, index)}"
+    return kind, Reject(
+        number, f"octet nul (0x00){where} : fichier abîmé à cet endroit, ligne ignorée"
+    )
+
+
+def _extract_date(value: str) -> str:
+    """The marker's date as ISO ``AAAA-MM-JJ`` (ISO or French written); ValueError otherwise."""
+    if "/" in value:
+        return datetime.datetime.strptime(value, "%d/%m/%Y").date().isoformat()
+    try:
+        return datetime.date.fromisoformat(value).isoformat()
+    except ValueError:
+        return datetime.datetime.fromisoformat(value).date().isoformat()  # with a time
+
+
+_LINE = re.compile(rb"[^\r\n]*(?:\r\n|\r|\n)")
+
+
+def _universal_lines(pending: bytes, stream: IO[bytes]) -> Iterator[bytes]:
+    """The lines of ``pending`` then of ``stream``, each with its end: CRLF, lone CR or LF."""
+    done = False
+    while not done:
+        data = stream.read(CHUNK_BYTES)
+        done = not data
+        pending += data
+        end = 0
+        for match in _LINE.finditer(pending):
+            if not done and match.end() == len(pending) and pending.endswith(b"\r"):
+                break  # maybe the first half of a CRLF cut by the read
+            yield match.group()
+            end = match.end()
+        pending = pending[end:]
+    if pending:
+        yield pending
 
 
 def _parse_date(value: str) -> datetime.date | None:
@@ -294,6 +372,11 @@ class ExtractParser:
         self.bytes_read = 0
         self.lines_read = 0
         self.extract_date = ""
+        # Lines of a known type (structureet, geolocalisation), accepted or rejected.
+        self.known_lines = 0
+        # "LF" (LF or CRLF, the etalab files) or "CR" (lone CR: read with universal newlines).
+        self.line_ends = "LF"
+        self._lines: Iterator[bytes] = iter(())
         self._latin1_lines = 0
         self._utf8_lines = 0
 
@@ -305,11 +388,33 @@ class ExtractParser:
         return "latin-1" if self._latin1_lines else "utf-8"
 
     def read_marker(self) -> None:
-        """Check the first line (``finess;etalab;<n>;<date>``) or raise NotAFinessExtract."""
-        raw = self.stream.readline()
+        """Check the first line (``finess;etalab;<n>;<date>``) or raise NotAFinessExtract.
+
+        It also tells the line ends: a lone CR before the first LF means a file with CR line
+        ends, then read with universal newlines (a lone CR inside a field of an LF file stays
+        part of its field, as in the etalab files).
+        """
+        head = self.stream.readline(MAX_MARKER_BYTES)
+        cr = head.find(b"\r")
+        if cr != -1 and head[cr + 1 : cr + 2] != b"\n":
+            self.line_ends = "CR"
+            self._lines = _universal_lines(head, self.stream)
+            raw = next(self._lines, b"")
+        else:
+            if len(head) >= MAX_MARKER_BYTES and not head.endswith(b"\n"):
+                raise NotAFinessExtract(
+                    "Ce fichier n'est pas un extrait FINESS etalab : sa première ligne dépasse "
+                    f"{MAX_MARKER_BYTES // 1024} Ko (fichier binaire ?). Aucune donnée n'a été "
+                    "enregistrée."
+                )
+            raw = head
+            self._lines = iter(self.stream.readline, b"")
         self.bytes_read += len(raw)
         text, _ = _decode(raw.removeprefix(b"\xef\xbb\xbf").rstrip(b"\r\n"))
-        fields = _split(text)
+        try:
+            fields = _split(text)
+        except csv.Error:
+            fields = []
         if (
             len(fields) < 2
             or fields[0].strip().lower() != "finess"
@@ -321,13 +426,23 @@ class ExtractParser:
                 f"commencer par « finess;etalab; » (lu : « {shown} »). Aucune donnée n'a été "
                 "enregistrée."
             )
-        self.extract_date = fields[3].strip() if len(fields) > 3 else ""
+        date = fields[3].strip() if len(fields) > 3 else ""
+        try:
+            self.extract_date = _extract_date(date) if date else ""
+        except ValueError:
+            shown = date[:40] if date.isprintable() else repr(date[:40])
+            raise NotAFinessExtract(
+                f"La date de l'extrait FINESS (4e champ de la première ligne) « {shown} » n'est "
+                "pas une date (attendu : AAAA-MM-JJ) : fichier illisible. Aucune donnée n'a été "
+                "enregistrée."
+            ) from None
 
     def __iter__(self) -> Iterator[Record]:
         """Records of the data lines; call :meth:`read_marker` first."""
         number = 1
-        # readline rather than iteration: Django's File splits lines on a lone "\r" too.
-        for raw in iter(self.stream.readline, b""):
+        # readline rather than iteration (LF files): Django's File splits lines on a lone "\r"
+        # too.
+        for raw in self._lines:
             number += 1
             self.bytes_read += len(raw)
             stripped = raw.rstrip(b"\r\n")
@@ -339,10 +454,25 @@ class ExtractParser:
                 self._latin1_lines += 1
             elif not stripped.isascii():
                 self._utf8_lines += 1
-            yield from self._records(number, _split(text))
+            if b"\x00" in stripped:  # PostgreSQL cannot store it: it would fail the whole COPY
+                kind, reject = _nul_reject(number, text)
+                self.known_lines += kind in KNOWN_LINE_TYPES
+                yield reject
+                continue
+            try:
+                fields = _split(text)
+            except csv.Error as error:
+                yield Reject(
+                    number,
+                    f"ligne illisible : champ entre guillemets refusé par le lecteur CSV ({error}),"
+                    " ligne ignorée",
+                )
+                continue
+            yield from self._records(number, fields)
 
     def _records(self, number: int, fields: list[str]) -> Iterator[Record]:
         kind = fields[0].strip().lower() if fields else ""
+        self.known_lines += kind in KNOWN_LINE_TYPES
         if kind == "structureet":
             yield from self._establishment(number, fields)
         elif kind == "geolocalisation":
@@ -764,12 +894,14 @@ def finess_import(
 ) -> ImportReport:
     """Import an etalab FINESS establishment extract; return what was done.
 
-    Raises :class:`NotAFinessExtract` before writing anything when the first line is not the
-    marker. ``progress`` is called after each batch with (bytes read, total bytes or 0 when
-    unknown, the report so far). With ``dry_run`` everything runs in a transaction that is
-    rolled back, so the report shows exactly what a real run would do. ``use_copy`` picks the
-    PostgreSQL COPY writer (default: on PostgreSQL); both writers give the same result and the
-    same counts.
+    All or nothing: the whole import is one transaction, so an exception — the
+    :class:`NotAFinessExtract` of an unreadable file, a database error — leaves the database
+    as it was. ``progress`` is called after each batch with (bytes read, total bytes or 0 when
+    unknown, the report so far); what it writes through the import's connection is part of that
+    transaction (see ``finess_jobs`` for a progress others can see). With ``dry_run`` the
+    transaction is rolled back, so the report shows exactly what a real run would do.
+    ``use_copy`` picks the PostgreSQL COPY writer (default: on PostgreSQL); both writers give the
+    same result and the same counts.
     """
     if isinstance(path_or_stream, str | Path):
         with open(path_or_stream, "rb") as stream:
@@ -786,15 +918,23 @@ def _import_stream(
     parser = ExtractParser(stream, departments=departments)
     parser.read_marker()
     report = ImportReport(dry_run=dry_run, extract_date=parser.extract_date)
-    if dry_run:
-        with transaction.atomic():
+    try:
+        with transaction.atomic(using=router.db_for_write(Structure)):
             _run(parser, report=report, progress=progress, total=total, use_copy=use_copy)
-            transaction.set_rollback(True)
-    else:
-        _run(parser, report=report, progress=progress, total=total, use_copy=use_copy)
+            if not parser.known_lines:
+                # Nothing was written: the message is the point (and the rollback a formality).
+                raise NotAFinessExtract(
+                    f"Ce fichier ne contient aucune ligne structureet ni geolocalisation "
+                    f"({_count(parser.lines_read, 'ligne lue', 'lignes lues')} après la "
+                    "première) : fichier illisible ou vide. Aucune donnée n'a été enregistrée."
+                )
+            if dry_run:
+                transaction.set_rollback(True)
+    finally:
+        _ej_error.cache_clear()  # a long-lived worker should not keep it
     report.encoding = parser.encoding
+    report.line_ends = parser.line_ends
     report.lines_read = parser.lines_read
-    _ej_error.cache_clear()  # a long-lived worker should not keep it
     return report
 
 
@@ -806,7 +946,7 @@ def _run(
     total: int,
     use_copy: bool | None,
 ) -> None:
-    """Feed the parser's records to a writer, one committed batch at a time."""
+    """Feed the parser's records to a writer, one batch at a time, in the caller's transaction."""
     eligibility = _eligibility_by_category()
     connection = connections[router.db_for_write(Structure)]
     if use_copy is None:
@@ -824,11 +964,10 @@ def _run(
 
     def flush() -> None:
         now = timezone.now()
-        with transaction.atomic():
-            if establishments:
-                writer.write_establishments(establishments, report=report, now=now)
-            if geolocations:
-                writer.write_geolocations(geolocations, report=report, started=started, now=now)
+        if establishments:
+            writer.write_establishments(establishments, report=report, now=now)
+        if geolocations:
+            writer.write_geolocations(geolocations, report=report, started=started, now=now)
         establishments.clear()
         geolocations.clear()
         report.lines_read = parser.lines_read

@@ -1,12 +1,12 @@
 """PostgreSQL path of the FINESS import: COPY each batch into a staging table, upsert in SQL.
 
-For every batch the accepted records are streamed with ``COPY … FROM STDIN`` into temporary
-tables, then one ``INSERT … ON CONFLICT … DO UPDATE … WHERE <a column differs>`` per target table
-creates and updates only what changed. ``RETURNING (xmax = 0)`` tells inserted rows from updated
-ones, and rows that were neither are the unchanged ones, so the counts are exactly those of
-:class:`grappes.finess_import.OrmWriter` (the tests run both). Measured on 100 000 lines it
-avoids building a model or a parameter list per row, and PostgreSQL parses one statement per
-batch instead of one per row.
+The whole import is one transaction (``finess_import``). For every batch the accepted records
+are streamed with ``COPY … FROM STDIN`` into temporary tables, then one ``INSERT … ON CONFLICT …
+DO UPDATE … WHERE <a column differs>`` per target table creates and updates only what changed.
+``RETURNING (xmax = 0)`` tells inserted rows from updated ones, and rows that were neither are
+the unchanged ones, so the counts are exactly those of :class:`grappes.finess_import.OrmWriter`
+(the tests run both). Measured on 100 000 lines it avoids building a model or a parameter list
+per row, and PostgreSQL parses one statement per batch instead of one per row.
 """
 
 from __future__ import annotations
@@ -63,7 +63,12 @@ class PostgresWriter:
             )
             cursor.execute(f"TRUNCATE {table}")
             names = ", ".join(name for name, _ in columns)
-            with cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            # The raw psycopg cursor: its errors are turned into Django's (DataError…) as those
+            # of the other statements are, so that callers catch one family.
+            with (
+                self.connection.wrap_database_errors,
+                cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+            ):
                 for row in rows:
                     copy.write_row(row)
             # The staging tables live in memory and the batch touches 2 000 rows of the target

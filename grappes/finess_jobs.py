@@ -3,6 +3,10 @@
 The upload is kept in the private storage; the worker reads it back, imports it with
 :func:`grappes.finess_import.finess_import` and writes its progress (0-100) and report on the
 :class:`~grappes.models.FinessImportJob` row that the admin page polls.
+
+The import is one transaction (all or nothing), so the progress is written through a second
+database connection of its own (:class:`JobProgress`): through the import's connection it would
+stay invisible to the polling page until the end.
 """
 
 from __future__ import annotations
@@ -15,13 +19,22 @@ from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import DatabaseError, connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
 
 from essms_portal.accounts.models import User
+from essms_portal.outbox import enqueue_after_commit
 
-from .finess_import import ExtractParser, ImportReport, NotAFinessExtract, finess_import
+from .finess_import import (
+    ExtractParser,
+    ImportReport,
+    NotAFinessExtract,
+    concrete_field,
+    finess_import,
+)
 from .models import FinessImportJob
 
 logger = logging.getLogger(__name__)
@@ -32,6 +45,24 @@ JOB_REPORT_WARNINGS = 200
 # A job still pending or running after this long is taken for dead (worker lost): it no longer
 # blocks a new import.
 STALE_AFTER = datetime.timedelta(hours=6)
+# A job still pending, never started, this long after its upload: its task was not published
+# (broker down) or was lost. The periodic sweep queues it again meanwhile
+# (``tasks.finess_import_jobs_resume``); past this grace it no longer blocks a new upload,
+# which supersedes it.
+PENDING_GRACE = datetime.timedelta(minutes=10)
+SUPERSEDED_REPORT = (
+    "Cet import n'avait pas démarré (service de tâches indisponible) : il a été remplacé par "
+    "l'import de « {name} »."
+)
+
+
+def _never_started(now: datetime.datetime) -> QuerySet[FinessImportJob]:
+    """Pending jobs whose task never started within the grace period."""
+    return FinessImportJob.objects.filter(
+        status=FinessImportJob.Status.PENDING,
+        started_at__isnull=True,
+        created_at__lt=now - PENDING_GRACE,
+    )
 
 
 def finess_upload_max_bytes() -> int:
@@ -60,12 +91,15 @@ def finess_upload_error(upload: UploadedFile) -> str | None:
 
 
 def finess_import_job_running() -> FinessImportJob | None:
-    """The import currently pending or running (not stale), if any."""
+    """The import currently pending or running (not stale), if any. A pending job whose task
+    never started within ``PENDING_GRACE`` does not count: a new upload replaces it."""
+    now = timezone.now()
     return (
         FinessImportJob.objects.filter(
             status__in=[FinessImportJob.Status.PENDING, FinessImportJob.Status.RUNNING],
-            created_at__gte=timezone.now() - STALE_AFTER,
+            created_at__gte=now - STALE_AFTER,
         )
+        .exclude(pk__in=_never_started(now).values("pk"))
         .order_by("-created_at")
         .first()
     )
@@ -78,7 +112,9 @@ def stored_upload_name(name: str) -> str:
 
 
 def finess_import_job_create(*, upload: UploadedFile, by: User) -> FinessImportJob:
-    """Store the upload privately, record the job and queue it once the transaction commits.
+    """Store the upload privately, record the job and queue it once the transaction commits
+    (a broker that is down is logged, not raised: the periodic sweep queues the job again).
+    Pending jobs that never started are marked failed, superseded: they will not run.
 
     The caller has checked the upload with :func:`finess_upload_error`.
     """
@@ -88,15 +124,74 @@ def finess_import_job_create(*, upload: UploadedFile, by: User) -> FinessImportJ
     job = FinessImportJob(original_name=original, size=upload.size or 0, created_by=by)
     job.file.save(stored_upload_name(original), upload, save=False)
     job.save()
-    transaction.on_commit(lambda: run_finess_import_job.delay(job.pk))
+    # Conditional on the status: a worker claiming the old job at this instant wins or loses
+    # as a whole (``finess_import_job_run`` only claims pending jobs).
+    _never_started(timezone.now()).exclude(pk=job.pk).update(
+        status=FinessImportJob.Status.FAILED,
+        finished_at=timezone.now(),
+        report=SUPERSEDED_REPORT.format(name=original),
+    )
+    enqueue_after_commit(run_finess_import_job, job.pk)
     return job
+
+
+class JobProgress:
+    """Writes a running job's progress and counts, committed at once, beside the import.
+
+    The import holds its changes in one open transaction; these updates go through a
+    connection of their own, in autocommit, so the admin page sees them while the import runs.
+    PostgreSQL only: on SQLite a second connection would wait for the import's write lock, so
+    the progress is only written with the result. Not either when the job runs inside a caller's
+    transaction (its claim of the job row would hold the row lock the update waits for). A
+    failing update is logged, never fatal.
+    """
+
+    FIELDS = ("progress", "lines_read", "created", "updated", "unchanged", "rejected")
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        alias = router.db_for_write(FinessImportJob)
+        self.connection: BaseDatabaseWrapper | None = None
+        main = connections[alias]
+        if main.vendor == "postgresql" and not main.in_atomic_block:
+            self.connection = connections.create_connection(alias)
+
+    def write(self, percent: int, report: ImportReport) -> None:
+        """Store the percentage and the report's counts on the job row, committed."""
+        if self.connection is None:
+            return
+        quote = self.connection.ops.quote_name
+        meta = FinessImportJob._meta
+        assignments = ", ".join(
+            f"{quote(concrete_field(FinessImportJob, name).column)} = %s" for name in self.FIELDS
+        )
+        values = [percent, *(getattr(report, name) for name in self.FIELDS[1:])]
+        try:
+            with self.connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {quote(meta.db_table)} SET {assignments} "  # noqa: S608
+                    f"WHERE {quote(meta.pk.column)} = %s",
+                    [*values, self.job_id],
+                )
+        except DatabaseError:
+            logger.warning(
+                "FINESS import job %s: progress not recorded", self.job_id, exc_info=True
+            )
+            self.close()
+
+    def close(self) -> None:
+        """Close the side connection; later writes do nothing."""
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
 
 
 def finess_import_job_run(*, job_id: int) -> FinessImportJob:
     """Run a pending job: import its file, recording progress, counts and the report.
 
     A job that is no longer pending (a redelivered message) is left as it is. Any error ends
-    the job as failed with a message; the traceback goes to the logs.
+    the job as failed with a message and leaves the referential as it was (the import is one
+    transaction); the traceback goes to the logs.
     """
     claimed = FinessImportJob.objects.filter(
         pk=job_id, status=FinessImportJob.Status.PENDING
@@ -105,20 +200,14 @@ def finess_import_job_run(*, job_id: int) -> FinessImportJob:
     if not claimed:
         return job
     last = [-1]
+    side = JobProgress(job_id)
 
     def progress(done: int, total: int, report: ImportReport) -> None:
         # 100 is written with the result: until then the page keeps polling.
         percent = min(99, done * 100 // total) if total else 0
         if percent != last[0]:
             last[0] = percent
-            FinessImportJob.objects.filter(pk=job_id).update(
-                progress=percent,
-                lines_read=report.lines_read,
-                created=report.created,
-                updated=report.updated,
-                unchanged=report.unchanged,
-                rejected=report.rejected,
-            )
+            side.write(percent, report)
 
     fields: dict[str, Any]
     try:
@@ -130,9 +219,9 @@ def finess_import_job_run(*, job_id: int) -> FinessImportJob:
         logger.exception("FINESS import job %s failed", job_id)
         fields = {
             "status": FinessImportJob.Status.FAILED,
-            "report": "L'import a échoué sur une erreur inattendue ; les lots déjà traités "
-            "sont enregistrés et un nouvel import du même fichier reprendra sans doublon. "
-            "Le détail technique est dans les journaux du serveur.",
+            "report": "L'import a échoué sur une erreur inattendue : aucune donnée n'a été "
+            "enregistrée (l'import est tout ou rien). Le détail technique est dans les journaux "
+            "du serveur.",
         }
     else:
         fields = {
@@ -145,6 +234,8 @@ def finess_import_job_run(*, job_id: int) -> FinessImportJob:
             "rejected": report.rejected,
             "report": report.as_text(max_warnings=JOB_REPORT_WARNINGS),
         }
+    finally:
+        side.close()
     fields["finished_at"] = timezone.now()
     FinessImportJob.objects.filter(pk=job_id).update(**fields)
     job.refresh_from_db()

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from essms_portal.accounts.models import User
 from essms_portal.identifiers import finess_error
-from essms_portal.tasks import send_email_task
+from essms_portal.outbox import email_queue
 
 from . import permissions
 from .models import (
@@ -61,11 +61,9 @@ def _require(allowed: bool, message: str = NOT_ALLOWED) -> None:
 
 
 def _mail_after_commit(*, subject: str, body: str, recipients: list[str]) -> None:
-    """Queue an e-mail once the current transaction commits (never for a rolled-back write)."""
-    if recipients:
-        transaction.on_commit(
-            lambda: send_email_task.delay(subject=subject, body=body, recipients=recipients)
-        )
+    """Record an e-mail in the outbox, in the current transaction: sent after it commits, never
+    for a rolled-back write, retried while the mail server or the broker is down."""
+    email_queue(subject=subject, body=body, recipients=recipients)
 
 
 def organisation_join(*, user: User, finess: str) -> OrganisationMember:

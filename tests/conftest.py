@@ -64,3 +64,30 @@ def drain(response: Any) -> bytes:
         closer()
     response._resource_closers.clear()
     return content
+
+
+def ensure_referential() -> None:
+    """Reload the referential (regions, départements, categories) and the site when a
+    transactional test before this one flushed them (live-server browser tests do)."""
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.sites.models import Site
+
+    from grappes.models import Region
+
+    Site.objects.get_or_create(pk=1, defaults={"domain": "localhost", "name": "ESMS numérique"})
+    if not Region.objects.exists():
+        migration = importlib.import_module("grappes.migrations.0002_referential")
+        migration.load_referential(apps, None)
+        migration.load_site_config(apps, None)
+
+
+@pytest.fixture(autouse=True)
+def _referential_for_transactional_tests(request: pytest.FixtureRequest) -> None:
+    """A transactional test (real commits) runs after whatever flushed the tables before it:
+    give it the referential that data migrations loaded, whatever the test order."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is not None and marker.kwargs.get("transaction"):
+        request.getfixturevalue("_django_db_helper")
+        ensure_referential()

@@ -96,13 +96,3 @@ class User(AbstractUser):
     def __str__(self) -> str:
         full = self.get_full_name()
         return f"{full} <{self.email}>" if full else self.email
-
-    @property
-    def is_ars(self) -> bool:
-        """True for ARS instructeurs and valideurs."""
-        return self.role in ARS_ROLES
-
-    @property
-    def is_cnsa(self) -> bool:
-        """True for CNSA agents."""
-        return self.role == Role.CNSA_AGENT

@@ -4,11 +4,15 @@ The database is PostgreSQL when ``DATABASE_URL`` is set (CI), SQLite otherwise.
 """
 
 from .base import *  # noqa: F403
-from .base import TEMPLATES, VAR_DIR, env
+from .base import POST_OFFICE, TEMPLATES, VAR_DIR, env
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# The outbox delivers to locmem (``mailoutbox``); a worker started by a fault test delivers
+# to a real SMTP server of the test instead (OUTBOX_EMAIL_BACKEND and EMAIL_URL).
+OUTBOX_DELIVERY_BACKEND = env("OUTBOX_EMAIL_BACKEND", default=EMAIL_BACKEND)
+POST_OFFICE = {**POST_OFFICE, "BACKENDS": {"default": OUTBOX_DELIVERY_BACKEND}}
 # Tests run tasks in-process unless a test starts a real worker (tests/conftest.py).
 CELERY_TASK_ALWAYS_EAGER = True
 # Plain static storage: the live server serves unhashed files to the browser tests.

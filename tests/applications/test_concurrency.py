@@ -13,12 +13,14 @@ from applications.services import complement_reminders_send
 from applications.workflow import Action, StaleApplication, TransitionError, transition
 from essms_portal.accounts.models import Role
 from tests.applications.helpers import ars, submitted_dossier
+from tests.conftest import ensure_referential
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_concurrent_takes_only_one_wins():
     if connection.vendor != "postgresql":
         pytest.skip("Row locks need PostgreSQL (CI runs this test on PostgreSQL).")
+    ensure_referential()
     application, _porteur = submitted_dossier()
     version = application.version
     agents = [ars(Role.ARS_INSTRUCTEUR), ars(Role.ARS_INSTRUCTEUR)]
@@ -48,7 +50,9 @@ def test_concurrent_takes_only_one_wins():
 
 
 @pytest.mark.django_db
-def test_complement_reminders_are_sent_once_before_the_deadline(mailoutbox):
+def test_complement_reminders_are_sent_once_before_the_deadline(
+    mailoutbox, django_capture_on_commit_callbacks
+):
     application, porteur = submitted_dossier()
     instructeur = ars(Role.ARS_INSTRUCTEUR)
     transition(application, action=Action.TAKE, by=instructeur)
@@ -61,7 +65,9 @@ def test_complement_reminders_are_sent_once_before_the_deadline(mailoutbox):
         expected_items="Convention signée",
         deadline=today + datetime.timedelta(days=2),
     )
-    assert complement_reminders_send(today=today) == 1
+    # Recorded in the outbox with the reminder's mark, sent once that commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert complement_reminders_send(today=today) == 1
     assert mailoutbox[-1].to == [porteur.email]
     assert "Convention signée" in mailoutbox[-1].body
     assert complement_reminders_send(today=today) == 0

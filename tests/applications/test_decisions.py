@@ -139,7 +139,11 @@ def test_issuing_an_accepted_dossier_numbers_freezes_and_notifies(
     first, second = decision.snapshot["tranches"]
     assert first["amount"] + second["amount"] == decision.total
     assert decision.snapshot_sha256 == snapshot_fingerprint(decision.snapshot)
-    assert decision.snapshot["verification_url"].endswith("/verifier/2023-11-0001/")
+    code = decision.snapshot["verification_code"]
+    assert decision.snapshot["verification_url"].endswith(
+        f"/verifier/?numero=2023-11-0001&code={code}"
+    )
+    assert code.replace("-", "") == decision.verification_code
     signatory = Signatory.objects.get(region_id="11")
     assert decision.signatory_name == signatory.name
     assert decision.snapshot["authority"]["name"] == "Agence régionale de santé Île-de-France"
@@ -334,33 +338,35 @@ def test_public_verification_accepts_the_issued_pdf_and_rejects_a_modified_one(c
     decision = decision_issue(application=decided_dossier(), by=cnsa_agent())
     with default_storage.open(decision.pdf.name, "rb") as handle:
         data = handle.read()
-    url = reverse("decisions:verify", kwargs={"number": decision.number})
+    url = reverse("decisions:verify")
+    pair = {"numero": decision.number, "code": decision.snapshot["verification_code"]}
 
-    page = client.get(url).content.decode()
+    page = client.get(url, pair).content.decode()
     assert decision.pdf_sha256 in page
     assert decision.beneficiary in page
     assert "Nombre d'ESSMS" not in page and decision.snapshot["lines"][0]["finess"] not in page
 
-    genuine = client.post(url, {"document": SimpleUploadedFile("d.pdf", data)})
+    genuine = client.post(url, {**pair, "document": SimpleUploadedFile("d.pdf", data)})
     assert "Document authentique" in genuine.content.decode()
 
     middle = len(data) // 2
     tampered = data[:middle] + bytes([data[middle] ^ 0x01]) + data[middle + 1 :]
-    forged = client.post(url, {"document": SimpleUploadedFile("d.pdf", tampered)})
+    forged = client.post(url, {**pair, "document": SimpleUploadedFile("d.pdf", tampered)})
     assert "Document non conforme" in forged.content.decode()
 
 
-def test_verification_of_an_unknown_number_says_so(client):
-    response = client.get(reverse("decisions:verify", kwargs={"number": "2023-11-9999"}))
-    assert response.status_code == 200
-    assert "Aucune décision ne porte le numéro 2023-11-9999" in response.content.decode()
+def test_verification_of_an_unknown_number_says_so_with_a_404(client):
+    response = client.get(reverse("decisions:verify"), {"numero": "2023-11-9999", "code": "0" * 10})
+    assert response.status_code == 404
+    assert "Aucune décision ne correspond à ce numéro et à ce code" in response.content.decode()
 
 
 def test_verification_refuses_files_over_20_mb(client):
     decision = decision_issue(application=decided_dossier(), by=cnsa_agent())
-    url = reverse("decisions:verify", kwargs={"number": decision.number})
+    url = reverse("decisions:verify")
     big = SimpleUploadedFile("gros.pdf", b"%PDF" + b"0" * (20 * 1024 * 1024 + 1))
-    response = client.post(url, {"document": big})
+    pair = {"numero": decision.number, "code": decision.verification_code}
+    response = client.post(url, {**pair, "document": big})
     assert response.status_code in (400, 413)
     assert "20 Mo" in response.content.decode()
 
@@ -380,3 +386,28 @@ def test_decision_admin_is_read_only(admin_client):
 
 def test_decision_error_carries_its_message():
     assert DecisionError("Rien à exporter").message == "Rien à exporter"
+
+
+def test_an_export_rewrites_a_stale_entry_left_in_its_work_directory():
+    """Letters differ by their random verification code: a work directory left by another run
+    under the same job id must not slip a foreign PDF into the ZIP."""
+    import zipfile
+
+    from applications.decisions import decision_export_build, export_workdir
+    from applications.models import DecisionExport
+
+    agent = cnsa_agent()
+    decision = decision_issue(application=decided_dossier(), by=agent)
+    job = DecisionExport.objects.create(requested_by=agent, total=1)
+    job.decisions.add(decision)
+    workdir = export_workdir(job.pk)
+    workdir.mkdir(parents=True)
+    (workdir / f"{decision.number}.pdf").write_bytes(b"%PDF-1.4 another letter")
+
+    decision_export_build(job_id=job.pk)
+
+    job.refresh_from_db()
+    with default_storage.open(job.archive.name, "rb") as handle:
+        archive = zipfile.ZipFile(io.BytesIO(handle.read()))
+    entry = archive.read(f"{decision.number}.pdf")
+    assert hashlib.sha256(entry).hexdigest() == decision.pdf_sha256

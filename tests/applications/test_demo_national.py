@@ -9,9 +9,17 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count, Sum
 
+from applications.demo import seed_small
 from applications.demo_national import EMAIL_DOMAIN, seed_national
 from applications.models import Application, Call, ProposedAmount, WorkflowLog
-from applications.workflow import TRANSITIONS, Status
+from applications.workflow import (
+    INSTRUCTION_ACTIONS,
+    RECORDS,
+    TRANSITIONS,
+    Action,
+    Status,
+    instructed_since_submission,
+)
 from essms_portal.identifiers import finess_error, is_valid_siren, siret_error
 from grappes.models import Grappe, GrappeMembership, Organisation, Structure
 
@@ -21,7 +29,13 @@ SIZE = 2_000
 
 
 @pytest.fixture
-def national():
+def small_structures():
+    """The ESSMS of the small demo, which the national dataset is loaded on top of."""
+    return seed_small().structures
+
+
+@pytest.fixture
+def national(small_structures):
     return seed_national(structures=SIZE, seed=7)
 
 
@@ -29,11 +43,11 @@ def national_applications():
     return Application.objects.filter(created_by__email__endswith=f"@{EMAIL_DOMAIN}")
 
 
-def test_counts_and_every_status(national):
+def test_counts_and_every_status(national, small_structures):
     assert national.created
     assert national.structures == SIZE
     assert national.organisations == SIZE // 5
-    assert Structure.objects.count() == SIZE + 16  # plus the small demo's grappe
+    assert Structure.objects.count() == SIZE + small_structures
     assert national.grappes == national.applications == national_applications().count()
     assert set(national.statuses) == set(Status.values)
     assert Counter(national_applications().values_list("status", flat=True)) == national.statuses
@@ -72,7 +86,9 @@ def test_grappes_respect_the_size_rules_and_calls(national):
 def test_dates_and_logs_are_consistent(national):
     for application in national_applications().prefetch_related("log_entries"):
         entries = list(application.log_entries.order_by("id"))
-        assert application.version == 1 + len(entries)
+        # Transitions and proposal edits bump the version; scores and assignments do not.
+        bumps = [e for e in entries if e.action not in RECORDS or e.action == "edit_proposal"]
+        assert application.version == 1 + len(bumps)
         if application.status in (Status.DRAFT, Status.WITHDRAWN):
             assert application.submitted_at is None or entries[0].action == "submit"
         else:
@@ -80,16 +96,55 @@ def test_dates_and_logs_are_consistent(national):
         status = Status.DRAFT
         previous = application.created_at
         for entry in entries:
-            assert TRANSITIONS[(status, entry.action)][0] == entry.to_status
+            if entry.action in RECORDS:
+                assert status in RECORDS[entry.action][0]
+                assert entry.from_status == entry.to_status == status
+            else:
+                assert TRANSITIONS[(status, entry.action)][0] == entry.to_status
             assert entry.created_at > previous
             status, previous = entry.to_status, entry.created_at
         assert status == application.status
+        taken = [e for e in entries if e.action == Action.TAKE]
+        assigned = [e for e in entries if e.action == Action.ASSIGN]
+        assert len(assigned) == len(taken)
+        assert application.assignee_id == (assigned[0].actor_id if assigned else None)
         if application.status in (Status.ACCEPTED, Status.REJECTED, Status.NOTIFIED):
             assert application.decided_at is not None
-    assert WorkflowLog.objects.count() == national.log_entries
+    national_entries = WorkflowLog.objects.filter(application__in=national_applications())
+    assert national_entries.count() == national.log_entries
     out = StringIO()
     call_command("verify_audit", stdout=out)
     assert "Journal intègre" in out.getvalue()
+
+
+def test_four_eyes_hold_in_the_seeded_logs(national):
+    """Whoever accepts or rejects took no instruction act since the submission (send back
+    included); whoever sends back had taken none before; each proposal follows a score and a
+    proposal edit, by the instructeur whose review and amounts are stored."""
+    decided = sent_back = decided_after_send_back = 0
+    for application in national_applications().prefetch_related("log_entries", "reviews"):
+        entries = list(application.log_entries.order_by("id"))
+        for index, entry in enumerate(entries):
+            if entry.action in (Action.ACCEPT, Action.REJECT):
+                decided += 1
+                decided_after_send_back += any(e.action == Action.SEND_BACK for e in entries)
+                assert not instructed_since_submission(application, entry.actor), application.pk
+            if entry.action == Action.SEND_BACK:
+                sent_back += 1
+                assert not any(
+                    e.actor_id == entry.actor_id and e.action in INSTRUCTION_ACTIONS
+                    for e in entries[:index]
+                ), application.pk
+            if entry.action == Action.PROPOSE:
+                since = [e.action for e in entries[:index]]
+                assert Action.EDIT_PROPOSAL in since[since.index(Action.TAKE) :]
+        scores = [e for e in entries if e.action == Action.SCORE]
+        reviews = list(application.reviews.all())
+        assert [e.actor_id for e in scores] == [r.reviewer_id for r in reviews]
+        for score, review in zip(scores, reviews, strict=True):
+            assert score.comment.startswith(f"Note {review.score:.2f}".replace(".", ","))
+    # The data has the case the old seed got wrong: a decision after a send back.
+    assert decided and sent_back and decided_after_send_back
 
 
 def test_proposed_amounts_fit_the_envelopes(national):
@@ -103,11 +158,11 @@ def test_proposed_amounts_fit_the_envelopes(national):
         assert (accepted or 0) <= call.envelope
 
 
-def test_second_run_does_nothing(national):
+def test_second_run_does_nothing(national, small_structures):
     again = seed_national(structures=SIZE, seed=7)
 
     assert not again.created
-    assert Structure.objects.count() == SIZE + 16
+    assert Structure.objects.count() == SIZE + small_structures
 
 
 def test_seed_demo_command_national_scale(monkeypatch):

@@ -69,7 +69,7 @@ def test_saving_with_a_blocking_quote_keeps_what_was_typed(client, dossier):
     assert response.status_code == 400
     page = _page(response)
     assert "AMOA mutualisée" in page  # the text typed is still there
-    assert "supérieure ou égale à 0" in page
+    assert "Saisissez un montant positif ou nul." in page
 
 
 def test_disguised_and_oversize_uploads_are_refused(client, dossier):

@@ -184,7 +184,9 @@ def test_review_and_ranking(client):
 def test_scoring_through_the_page(client):
     application, _porteur = submitted_dossier()
     criteria = call_default_grid(call=application.call)
-    client.force_login(ars(Role.ARS_INSTRUCTEUR))
+    instructeur = ars(Role.ARS_INSTRUCTEUR)
+    transition(application, action=Action.TAKE, by=instructeur)  # scores only in instruction
+    client.force_login(instructeur)
     marks = {f"criterion_{c.pk}": 4 for c in criteria}
     response = client.post(
         reverse("applications:save_review", args=[application.pk]),

@@ -229,9 +229,9 @@ def test_transitions_email_the_people_concerned(mailoutbox, django_capture_on_co
 
 
 def test_verify_audit_passes_then_detects_an_altered_entry(capsys):
-    proposed_dossier()
+    proposed_dossier()  # submit, take, score, proposal edit, propose
     call_command("verify_audit")
-    assert "3 entrées vérifiées" in capsys.readouterr().out
+    assert "5 entrées vérifiées" in capsys.readouterr().out
 
     second = WorkflowLog.objects.order_by("id")[1]
     WorkflowLog.objects.filter(pk=second.pk).update(comment="modifié en base")

@@ -193,7 +193,9 @@ def test_porteur_journey(live_server, page, browser, artifacts_dir, tmp_path):
     _choose(page, "membership", "SSIAD du Parc")
     page.set_input_files("input[name=file]", _pdf(tmp_path, "heures.pdf"))
     page.get_by_role("button", name="Ajouter la pièce").click()
-    assert Attachment.objects.count() == 3
+    assert (
+        Attachment.objects.filter(application__grappe__name="Grappe DUI Paris Centre").count() == 3
+    )
     journey.check("dossier-complet")
     page.get_by_role("button", name="Déposer le dossier").click()
     expect(page.get_by_role("heading", name="Récépissé de dépôt")).to_be_visible()

@@ -42,7 +42,11 @@ def test_cnsa_agent_exports_a_batch_of_decisions(
     # The task is queued but not run, so the page starts at 0 % and the test decides when the
     # batch runs: the progress bar then reaches 100 % through the page's own polling.
     queued: list[int] = []
-    monkeypatch.setattr(decision_tasks.build_decision_export, "delay", queued.append)
+    monkeypatch.setattr(
+        decision_tasks.build_decision_export,
+        "apply_async",
+        lambda args=(), kwargs=None, **options: queued.append(args[0]),
+    )
 
     base = live_server.url
     page.goto(f"{base}/comptes/login/?next=/instruction/decisions/")
@@ -96,7 +100,11 @@ def test_cnsa_agent_exports_a_batch_of_decisions(
     page.screenshot(path=artifacts_dir / "decisions-03-dashboard.png", full_page=True)
     assert _serious_violations(page) == []
     page.context.clear_cookies()
-    page.goto(f"{base}/verifier/{first.number}/")
+    page.goto(f"{base}/verifier/")
+    page.get_by_label("Numéro de la décision").fill(first.number)
+    page.get_by_label("Code de vérification").fill(first.snapshot["verification_code"].lower())
+    page.get_by_role("button", name="Vérifier", exact=True).click()
+    expect(page.get_by_text(first.beneficiary).first).to_be_visible()
     page.set_input_files("input[name=document]", str(letter))
     page.get_by_role("button", name="Vérifier le fichier").click()
     expect(page.get_by_role("heading", name="Document authentique")).to_be_visible()

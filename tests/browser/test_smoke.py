@@ -6,7 +6,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
 
-from applications.demo import DEMO_PASSWORD
+from applications.demo import DEMO_GRAPPE, DEMO_PASSWORD
 from applications.models import Application
 
 pytestmark = [
@@ -44,7 +44,7 @@ def test_home_then_admin_login_and_quote(live_server, page, artifacts_dir):
     page.fill("input[name=username]", "admin@demo.esms.fr")
     page.fill("input[name=password]", DEMO_PASSWORD)
     page.click("input[type=submit]")
-    application = Application.objects.get()
+    application = Application.objects.get(grappe__name=DEMO_GRAPPE)
     page.goto(f"{live_server.url}/admin/applications/application/{application.pk}/change/")
     assert page.get_by_text("Éligible").first.is_visible()
     page.screenshot(path=artifacts_dir / "admin-application.png", full_page=True)

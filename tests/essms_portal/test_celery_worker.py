@@ -1,4 +1,7 @@
-"""A real Celery worker, started as a process against Redis, runs a task end to end."""
+"""A real Celery worker, started as a process against Redis, runs a task end to end.
+
+The test waits on conditions (the task's result, the worker still alive), not on a fixed time:
+a busy machine starts the worker slowly, the deadline only bounds a genuine failure."""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +20,7 @@ from essms_portal.tasks import send_email_task
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 BROKER = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+DEADLINE = float(os.environ.get("WORKER_TEST_DEADLINE", "300"))
 
 
 def _redis_up() -> bool:
@@ -25,8 +30,12 @@ def _redis_up() -> bool:
         return False
 
 
+def _log_tail(log: Path) -> str:
+    return log.read_text(errors="replace")[-4000:] if log.exists() else ""
+
+
 @pytest.fixture
-def worker():
+def worker(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
     if not _redis_up():
         pytest.skip("Redis ne répond pas : le test du worker Celery ne peut pas tourner.")
     env = {
@@ -35,44 +44,60 @@ def worker():
         "CELERY_BROKER_URL": BROKER,
         "CELERY_RESULT_BACKEND": BROKER,
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "essms_portal",
-            "worker",
-            "--pool=solo",
-            "--concurrency=1",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
     previous = (app.conf.task_always_eager, app.conf.broker_url, app.conf.result_backend)
     app.conf.task_always_eager = False
     app.conf.broker_url = BROKER
     app.conf.result_backend = BROKER
+    # Start from an empty queue: a message left by an earlier run would be served first.
+    app.control.purge()
+    # The worker's output goes to a file (a pipe nobody reads could fill up and block it).
+    log = tmp_path / "worker.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "essms_portal",
+                "worker",
+                "--pool=solo",
+                "--concurrency=1",
+                "--loglevel=WARNING",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        yield process
+        yield process, log
     finally:
         app.conf.task_always_eager, app.conf.broker_url, app.conf.result_backend = previous
         process.terminate()
-        process.wait(timeout=30)
-        if process.stdout:
-            process.stdout.close()
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def test_worker_sends_an_email_task_end_to_end(worker):
-    deadline = time.monotonic() + 60
+    process, log = worker
     result = send_email_task.apply_async(
         kwargs={"subject": "Essai", "body": "Corps", "recipients": ["porteur@example.fr"]}
     )
+    # Wait until the result is in (the worker may take long to start on a busy machine); fail
+    # at once if the worker dies, and only after a generous deadline if it never answers.
+    deadline = time.monotonic() + DEADLINE
+    while not result.ready():
+        assert process.poll() is None, f"le worker s'est arrêté :\n{_log_tail(log)}"
+        assert time.monotonic() < deadline, (
+            f"délai dépassé ({DEADLINE:.0f} s) : pas de résultat du worker\n{_log_tail(log)}"
+        )
+        time.sleep(0.2)
     # The worker process sends it with its own (in-memory) backend and reports 1 message sent.
-    assert result.get(timeout=max(1.0, deadline - time.monotonic())) == 1
+    assert result.get(timeout=10) == 1
     assert result.successful()

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.core.management import call_command
 from django.urls import reverse
 
+from applications.demo import DEMO_GRAPPE
 from applications.models import Application
 from essms_portal.accounts.models import Role
 from grappes.models import Grappe
@@ -39,17 +40,17 @@ def test_changelists_render_with_search(admin_client, app_label):
 
 
 def test_grappe_and_application_pages_show_a_read_only_quote(admin_client):
-    grappe = Grappe.objects.get()
+    grappe = Grappe.objects.get(name=DEMO_GRAPPE)
     page = admin_client.get(reverse("admin:grappes_grappe_change", args=[grappe.pk]))
     assert "Chiffrage des dossiers" in page.content.decode()
     assert "Éligible" in page.content.decode()
-    application = Application.objects.get()
+    application = Application.objects.get(grappe__name=DEMO_GRAPPE)
     page = admin_client.get(reverse("admin:applications_application_change", args=[application.pk]))
     assert "Première tranche" in page.content.decode()
 
 
 def test_admin_transition_action_goes_through_the_workflow(admin_client):
-    application = Application.objects.get()
+    application = Application.objects.get(grappe__name=DEMO_GRAPPE)
     response = admin_client.post(
         reverse("admin:applications_application_changelist"),
         {"action": "apply_take", "_selected_action": [application.pk]},

@@ -6,20 +6,24 @@ must leave the same rows and report the same counts.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import os
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
+from django.db import DataError, connection
 
 from essms_portal.identifiers import finess_with_key, siren_with_key, siret_with_key
 from grappes import finess_import as module
 from grappes.finess_import import NotAFinessExtract, finess_import
 from grappes.models import Organisation, Structure
+from scripts.generate_finess_extract import generate
 
 pytestmark = pytest.mark.django_db
 
@@ -412,3 +416,269 @@ def test_command_reports_a_missing_file(tmp_path):
 
     assert error.value.returncode == 1
     assert "Lecture impossible" in str(error.value)
+
+
+# --- All or nothing, bad lines, unreadable files (issue #10, finding 7) ---------------------
+
+
+@pytest.fixture(scope="module")
+def generated_extract(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A synthetic extract of 2 500 establishments and their geolocations: three batches."""
+    path = tmp_path_factory.mktemp("generated") / "extract.csv"
+    generate(lines=2_500, out=path, encoding="utf-8", seed=10)
+    return path
+
+
+def with_bytes_in_line(source: Path, target: Path, number: int, column: int, data: bytes) -> Path:
+    """``source`` with ``data`` inserted at the start of column ``column`` (0-based) of a line."""
+    lines = source.read_bytes().split(b"\n")
+    fields = lines[number - 1].split(b";")
+    fields[column] = data + fields[column]
+    lines[number - 1] = b";".join(fields)
+    target.write_bytes(b"\n".join(lines))
+    return target
+
+
+def establishment_lines(path: Path) -> list[int]:
+    """Line numbers of the structureet lines."""
+    return [
+        n for n, line in enumerate(path.read_bytes().split(b"\n"), 1) if line.startswith(b"str")
+    ]
+
+
+def test_a_nul_byte_rejects_its_line_and_the_rest_is_imported(
+    tmp_path, use_copy, generated_extract
+):
+    # The finding: a NUL byte on line 2051 crashed the COPY with a psycopg.DataError after the
+    # first batch was committed. Now the line is reported and skipped, the others imported.
+    assert 2051 in establishment_lines(generated_extract)
+    path = with_bytes_in_line(generated_extract, tmp_path / "nul.csv", 2051, 3, b"EHPAD\x00")
+    clean = run(generated_extract, use_copy, dry_run=True)
+    assert clean.rejected == 0 and clean.created == 2_500  # the generated file is clean
+
+    report = run(path, use_copy)
+
+    assert (report.created, report.rejected) == (2_499, 1)
+    assert report.rejects[0].line == 2051
+    assert "octet nul (0x00) dans la colonne 4 (rs)" in report.rejects[0].reason
+    finess = generated_extract.read_bytes().split(b"\n")[2050].split(b";")[1].decode()
+    assert not Structure.objects.filter(finess=finess).exists()
+    assert Structure.objects.count() == 2_499
+    # Its geolocation line has nothing to attach to: a warning, as for any rejected line.
+    assert any(finess in w.message for w in report.warnings if w.kind == "geolocation")
+
+
+def test_a_nul_byte_in_a_geolocation_line_rejects_that_line(tmp_path, use_copy, generated_extract):
+    last = len(generated_extract.read_bytes().split(b"\n")) - 1  # the last geolocation
+    path = with_bytes_in_line(generated_extract, tmp_path / "nul.csv", last, 2, b"\x00")
+    report = run(path, use_copy)
+
+    assert (report.created, report.rejected, report.geolocated) == (2_500, 1, clean_geos(path) - 1)
+    assert report.rejects[0].line == last
+    assert "colonne 3 (coordxet)" in report.rejects[0].reason
+
+
+def clean_geos(path: Path) -> int:
+    return path.read_bytes().count(b"\ngeolocalisation;")
+
+
+def test_the_command_reports_the_nul_line_and_imports_the_rest(tmp_path, generated_extract):
+    path = with_bytes_in_line(generated_extract, tmp_path / "nul.csv", 2051, 9, b"RUE\x00")
+    out = StringIO()
+    call_command("import_finess", str(path), "--quiet", stdout=out)
+
+    text = out.getvalue()
+    assert "2499 créés, 0 mis à jour, 0 inchangé, 1 rejeté" in text
+    assert "ligne 2051 : octet nul (0x00) dans la colonne 10 (voie)" in text
+    assert Structure.objects.count() == 2_499
+
+
+def poison_batch(monkeypatch: pytest.MonkeyPatch, use_copy: bool, batch: int) -> list[int]:
+    """Make the ``batch``-th write of establishments fail in the database itself.
+
+    The batch is written with a NUL byte in one name, as the parser let through before: a real
+    DataError from PostgreSQL (the COPY, or the ORM writer's INSERT), after earlier batches wrote.
+    """
+    from grappes.finess_import_pg import PostgresWriter
+
+    cls: Any = PostgresWriter if use_copy else module.OrmWriter
+    original = cls.write_establishments
+    calls: list[int] = []
+
+    def write(self: Any, records: list[module.Establishment], **kwargs: Any) -> None:
+        calls.append(len(records))
+        if len(calls) == batch:
+            records = [*records[:-1], dataclasses.replace(records[-1], name="EHPAD\x00")]
+        original(self, records, **kwargs)
+
+    monkeypatch.setattr(cls, "write_establishments", write)
+    return calls
+
+
+def test_a_failing_late_batch_leaves_the_database_unchanged(
+    tmp_path, use_copy, monkeypatch, generated_extract
+):
+    run(
+        write_extract(tmp_path, [structure_line(ET1), structure_line(ET2), geo_line(ET1)]), use_copy
+    )
+    before = {
+        "structures": list(Structure.objects.order_by("pk").values()),
+        "organisations": list(Organisation.objects.order_by("pk").values()),
+    }
+    calls = poison_batch(monkeypatch, use_copy, batch=2)
+
+    with pytest.raises(DataError):
+        run(generated_extract, use_copy)
+
+    assert len(calls) == 2  # the first batch had been written: all of it is rolled back
+    assert list(Structure.objects.order_by("pk").values()) == before["structures"]
+    assert list(Organisation.objects.order_by("pk").values()) == before["organisations"]
+
+
+def test_the_command_reports_a_database_failure_in_one_line_and_writes_nothing(
+    monkeypatch, generated_extract
+):
+    poison_batch(monkeypatch, connection.vendor == "postgresql", batch=2)
+
+    with pytest.raises(CommandError) as error:
+        call_command("import_finess", str(generated_extract), "--quiet", stdout=StringIO())
+
+    assert error.value.returncode == 1
+    assert "aucune donnée n'a été enregistrée" in str(error.value)
+    assert "\n" not in str(error.value)
+    assert Structure.objects.count() == 0
+    assert Organisation.objects.count() == 0
+
+
+def test_cr_only_line_ends_are_read_like_lf(tmp_path, use_copy):
+    # The finding: a file with CR line ends gave exit 0, « 0 ligne lue » and the extract date
+    # « 2024-01-15structureet ». It is now read with universal newlines.
+    lines = [structure_line(ET1, siret=SIRET1), structure_line(ET2), geo_line(ET1), ""]
+    path = tmp_path / "cr.csv"
+    path.write_bytes("\r".join([MARKER, *lines]).encode("utf-8"))
+
+    report = run(path, use_copy)
+
+    assert report.extract_date == "2024-01-15"
+    assert (report.lines_read, report.created, report.rejected, report.geolocated) == (3, 2, 0, 1)
+    assert "Fins de ligne CR" in report.as_text()
+    assert Structure.objects.get(finess=ET1).siret == SIRET1
+    assert Structure.objects.get(finess=ET1).lambert_x == Decimal("869907.70")
+    again = run(write_extract(tmp_path, lines[:-1]), use_copy)  # the same file with LF
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+
+
+def test_a_large_cr_only_file_reads_across_chunks(tmp_path, use_copy, monkeypatch):
+    # Small reads put line ends (and the two halves of a CRLF) across chunk boundaries.
+    monkeypatch.setattr(module, "CHUNK_BYTES", 7)
+    numbers = [finess_with_key(f"01000{n:03d}") for n in range(1, 40)]
+    body = [structure_line(n) for n in numbers] + [geo_line(n) for n in numbers[::2]]
+    path = tmp_path / "cr.csv"
+    path.write_bytes(("\r".join([MARKER, *body[:30]]) + "\r\n" + "\r".join(body[30:])).encode())
+
+    report = run(path, use_copy)
+
+    assert (report.created, report.geolocated, report.rejected) == (39, 20, 0)
+    assert report.lines_read == len(body)
+
+
+def test_a_lone_cr_inside_a_field_of_an_lf_file_stays_in_its_field(tmp_path, use_copy):
+    path = write_extract(tmp_path, [structure_line(ET1, long_name="FOYER\rANNEXE")])
+    report = run(path, use_copy)
+
+    assert (report.created, report.rejected) == (1, 0)
+    assert Structure.objects.get(finess=ET1).long_name == "FOYER\rANNEXE"
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        "finess;etalab;100;2024-01-15structureet",  # what the CR-only file gave
+        "finess;etalab;100;15/13/2024",
+        "finess;etalab;100;hier",
+    ],
+)
+def test_a_marker_date_that_is_not_a_date_is_refused(tmp_path, use_copy, marker):
+    path = write_extract(tmp_path, [structure_line(ET1)], marker=marker)
+
+    with pytest.raises(NotAFinessExtract) as error:
+        run(path, use_copy)
+
+    assert "n'est pas une date" in error.value.message
+    assert Structure.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"), [("2024-01-15", "2024-01-15"), ("15/01/2024", "2024-01-15"), ("", "")]
+)
+def test_marker_dates_that_are_read(tmp_path, date, expected):
+    path = write_extract(tmp_path, [structure_line(ET1)], marker=f"finess;etalab;100;{date}")
+    assert run(path, False, dry_run=True).extract_date == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",  # the marker alone
+        b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xed\xbd\x07`\x1cI\x96%&/m\xca{\x7fJ\n\xf5\xd3",
+        "structureet;...\n".encode("utf-16-le") * 3,  # UTF-16 after a UTF-8 marker
+    ],
+)
+def test_a_file_without_any_extract_line_is_refused(tmp_path, use_copy, body):
+    run(write_extract(tmp_path, [structure_line(ET3)]), use_copy)
+    path = tmp_path / "junk.csv"
+    path.write_bytes(MARKER.encode() + b"\n" + body)
+
+    with pytest.raises(NotAFinessExtract) as error:
+        run(path, use_copy)
+
+    assert "aucune ligne structureet ni geolocalisation" in error.value.message
+    assert list(Structure.objects.values_list("finess", flat=True)) == [ET3]
+
+
+def test_a_first_line_without_end_is_not_an_extract(tmp_path, use_copy):
+    path = tmp_path / "binary.csv"
+    path.write_bytes(b"finess;etalab;" + b"x" * (module.MAX_MARKER_BYTES + 10))
+
+    with pytest.raises(NotAFinessExtract):
+        run(path, use_copy)
+
+
+def test_a_quoted_field_over_the_csv_limit_rejects_its_line(tmp_path, use_copy):
+    huge = '"' + "A" * 200_000 + '"'
+    path = write_extract(tmp_path, [structure_line(ET1), structure_line(ET2, long_name=huge)])
+    report = run(path, use_copy)
+
+    assert (report.created, report.rejected) == (1, 1)
+    assert report.rejects[0].line == 3 and "illisible" in report.rejects[0].reason
+
+
+@pytest.mark.parametrize(
+    ("marker", "body", "fragment"),
+    [
+        ("finess;etalab;100;2024-01-15structureet", "", "n'est pas une date"),
+        (MARKER, "\x00\x01\x02 junk\n", "aucune ligne structureet"),
+    ],
+)
+def test_the_command_refuses_an_unreadable_file_with_exit_code_2(tmp_path, marker, body, fragment):
+    path = tmp_path / "unreadable.csv"
+    path.write_bytes(f"{marker}\n{body}".encode())
+
+    with pytest.raises(CommandError) as error:
+        call_command("import_finess", str(path), stdout=StringIO())
+
+    assert error.value.returncode == 2
+    assert fragment in str(error.value) and "\n" not in str(error.value)
+    assert Structure.objects.count() == 0
+
+
+def test_the_command_shows_a_file_name_that_is_not_utf8_escaped(tmp_path):
+    # The shell passes bytes: Python turns \xff into the lone surrogate "\udcff".
+    path = os.fsdecode(os.fsencode(tmp_path) + b"/extrait\xff.csv")
+
+    with pytest.raises(CommandError) as error:
+        call_command("import_finess", path, stdout=StringIO())
+
+    assert error.value.returncode == 1
+    assert "extrait\\xff.csv" in str(error.value)
+    str(error.value).encode("utf-8")  # what Django writes on stderr: no UnicodeEncodeError

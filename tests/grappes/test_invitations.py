@@ -16,6 +16,7 @@ from django.urls import reverse
 
 from grappes.models import GrappeInvitation, GrappeJoinRequest, GrappeOrganisation
 from grappes.services import ServiceError, grappe_invitation_accept, grappe_invite
+from tests.conftest import ensure_referential
 from tests.dbstate import assert_unchanged, db_state
 from tests.factories import (
     ApplicationFactory,
@@ -129,6 +130,7 @@ def test_two_organisations_racing_on_one_token_let_exactly_one_in():
     the conditional UPDATE consumes the token once (PostgreSQL, real threads)."""
     if connection.vendor != "postgresql":
         pytest.skip("Concurrent writes need PostgreSQL (CI runs this test on PostgreSQL).")
+    ensure_referential()
     application = ApplicationFactory(grappe=grappe_with_structures(15))
     porteur = UserFactory()
     confirmed_member(porteur, application.grappe.porteur)

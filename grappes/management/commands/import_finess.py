@@ -1,7 +1,10 @@
 """``python manage.py import_finess PATH``: load the etalab FINESS establishment extract.
 
-Exit codes: 0 when the file was imported (rejected lines are listed, they do not fail the run),
-1 when the file cannot be read, 2 when it is not a FINESS extract (nothing written).
+All or nothing: the import is one transaction. Exit codes: 0 when the file was imported
+(rejected lines are listed with their number, they do not fail the run); 1 when the file cannot
+be opened or the database fails during the import; 2 when it cannot be read as a FINESS extract
+(no marker, a marker date that is not a date, no line of a known type). On 1 and 2: one line on
+stderr, no traceback, nothing written.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
 from tqdm import tqdm
 
 from grappes.finess_import import ImportReport, NotAFinessExtract, finess_import
@@ -64,8 +68,16 @@ class Command(BaseCommand):
             except NotAFinessExtract as error:
                 raise CommandError(error.message, returncode=NOT_AN_EXTRACT_EXIT_CODE) from None
             except OSError as error:
+                # A name that is not UTF-8 reaches argv as lone surrogates: show it escaped.
+                shown = os.fsencode(options["path"]).decode("utf-8", "backslashreplace")
                 raise CommandError(
-                    f"Lecture impossible de « {options['path']} » : {error.strerror or error}."
+                    f"Lecture impossible de « {shown} » : {error.strerror or error}."
+                ) from None
+            except DatabaseError as error:
+                detail = " ".join(str(error).split())[:200] or error.__class__.__name__
+                raise CommandError(
+                    f"L'import a échoué sur une erreur de la base de données ({detail}) : "
+                    "aucune donnée n'a été enregistrée."
                 ) from None
         # Rejected lines are always listed; warnings in full only when asked for.
         text = report.as_text(max_warnings=None if options["verbosity"] >= 2 else 20)
