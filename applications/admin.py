@@ -73,7 +73,7 @@ class CallAdmin(admin.ModelAdmin):
     ) -> None:
         """A new call without criteria gets the default scoring grid."""
         super().save_related(request, form, formsets, change)  # type: ignore[arg-type]
-        from .services import call_default_grid
+        from .instruction.services import call_default_grid
 
         call_default_grid(call=form.instance)  # type: ignore[attr-defined]
 

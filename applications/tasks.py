@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.utils import timezone
 
-from .services import complement_reminders_send
+from .instruction.services import complement_reminders_send
 
 
 @shared_task
@@ -13,4 +13,4 @@ def send_complement_reminders() -> int:
 
 
 # Celery discovers tasks in tasks.py only: expose the decision tasks from here.
-from .decision_tasks import build_decision_export  # noqa: E402, F401  (Celery discovery)
+from .decisions.tasks import build_decision_export  # noqa: E402, F401  (Celery discovery)

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 from django.db import models, transaction
 from django.utils import timezone
 
+from .errors import DossierError
+
 if TYPE_CHECKING:
     from essms_portal.accounts.models import User
 
@@ -139,12 +141,8 @@ INSTRUCTEUR_ACTIONS = frozenset(
 )
 
 
-class TransitionError(Exception):
+class TransitionError(DossierError):
     """A transition was refused; ``message`` is shown to the user as is (French)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class TransitionNotAllowed(TransitionError):
@@ -228,7 +226,7 @@ def _guard_proposal_complete(
     application: Application, by: User, ctx: TransitionContext
 ) -> str | None:
     """Propose needs a complete review, proposed amounts for every line and a recommendation."""
-    from .selectors import application_score
+    from .instruction.selectors import application_score
 
     if application_score(application=application) is None:
         return "Notez le dossier sur tous les critères de la grille avant de proposer une décision."
@@ -241,7 +239,7 @@ def _guard_proposal_complete(
 
 def envelope_exceeded(application: Application) -> bool:
     """Whether accepting the dossier would take the call's accepted total past its envelope."""
-    from .selectors import call_envelope_use
+    from .instruction.selectors import call_envelope_use
 
     use = call_envelope_use(call=application.call)
     return use.accepted + application_proposed_total(application) > application.call.envelope
@@ -266,8 +264,8 @@ def _guard_cnsa_regional_override(
 
 def _guard_envelope(application: Application, by: User, ctx: TransitionContext) -> str | None:
     """Accepting must fit in the call's envelope, unless a CNSA agent overrides with a reason."""
+    from .instruction.selectors import call_envelope_use
     from .permissions import can_override_envelope
-    from .selectors import call_envelope_use
 
     if not envelope_exceeded(application):
         return None

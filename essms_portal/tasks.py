@@ -31,7 +31,7 @@ def sweep(older_than_seconds: float = 60.0, exports_stale_seconds: float = 120.0
 
     Work younger than ``older_than_seconds`` is left to its own task (an export: without a
     heartbeat for ``exports_stale_seconds``)."""
-    from applications.decision_tasks import decision_exports_resume_stale
+    from applications.decisions.tasks import decision_exports_resume_stale
     from grappes.tasks import finess_import_jobs_resume
 
     older_than = datetime.timedelta(seconds=older_than_seconds)

@@ -14,9 +14,9 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("comptes/", include("allauth.urls")),
     path("admin/", admin.site.urls),
-    path("", include("applications.urls")),
-    path("", include("applications.decision_urls")),
+    path("", include("applications.instruction.urls")),
+    path("", include("applications.decisions.urls")),
     path("", include("grappes.urls")),
     path("espace/", include("grappes.espace_urls")),
-    path("espace/", include("applications.espace_urls")),
+    path("espace/", include("applications.dossiers.urls")),
 ]

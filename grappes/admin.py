@@ -175,7 +175,7 @@ class FinessImportJobAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         # Late import: the upload pages live in their own module (form, views, templates).
-        from .finess_admin import finess_import_urls
+        from .finess.admin import finess_import_urls
 
         return finess_import_urls(self) + super().get_urls()
 

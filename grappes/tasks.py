@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from essms_portal.outbox import enqueue
 
-from .finess_jobs import finess_import_job_run
+from .finess.jobs import finess_import_job_run
 from .models import FinessImportJob
 
 

@@ -97,7 +97,7 @@ def bench_rendering(runs: int) -> None:
     from pypdf import PdfReader
     from weasyprint import HTML
 
-    from applications.letters import letter_pdf
+    from applications.decisions.letters import letter_pdf
 
     snapshot = synthetic_snapshot(20)
     bare = median_seconds(lambda: HTML(string="<p>Bonjour</p>").write_pdf(), runs)
@@ -130,7 +130,7 @@ def bench_batch(size: int) -> None:
 
 
 def _bench_batch(size: int) -> None:
-    from applications.decisions import decision_export_build, decision_issue
+    from applications.decisions.services import decision_export_build, decision_issue
     from applications.models import Decision, DecisionExport
     from tests.applications.test_decisions import cnsa_agent, decided_dossier, roomy_call
 

@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from essms_portal.identifiers import siren_with_key, siret_with_key
-from grappes import synthetic
+from grappes.demo import synthetic
 from grappes.referential_data import (
     CATEGORY_BY_CODE,
     DEPARTMENT_BY_CODE,

@@ -155,7 +155,7 @@ class CallFactory(factory.django.DjangoModelFactory):
     @factory.post_generation
     def grid(obj, create, extracted, **kwargs):
         if create:
-            from applications.services import call_default_grid
+            from applications.instruction.services import call_default_grid
 
             call_default_grid(call=obj)
 

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from applications.instruction.services import (
+    call_default_grid,
+    proposal_lines,
+    proposal_save,
+    review_save,
+)
 from applications.models import Application, ProposedAmount, Review, ReviewScore, WorkflowLog
-from applications.services import call_default_grid, proposal_lines, proposal_save, review_save
 from applications.workflow import Action, transition
 from essms_portal.accounts.models import Role, User
 from grappes.models import Region

@@ -8,8 +8,8 @@ import threading
 import pytest
 from django.db import connection
 
+from applications.instruction.services import complement_reminders_send
 from applications.models import Application, ComplementRequest, WorkflowLog
-from applications.services import complement_reminders_send
 from applications.workflow import Action, StaleApplication, TransitionError, transition
 from essms_portal.accounts.models import Role
 from tests.applications.helpers import ars, submitted_dossier
@@ -75,7 +75,8 @@ def test_complement_reminders_are_sent_once_before_the_deadline(
 
 @pytest.mark.django_db
 def test_answering_a_complement_request_puts_the_dossier_back_in_review():
-    from applications.services import complement_answer, complement_request
+    from applications.dossiers.services import complement_answer
+    from applications.instruction.services import complement_request
 
     application, porteur = submitted_dossier()
     instructeur = ars(Role.ARS_INSTRUCTEUR)

@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from applications.dashboard import bar_chart, dashboard_build
 from applications.models import Campaign, HardwareRequest
+from applications.reporting.dashboard import bar_chart, dashboard_build
 from applications.workflow import Status
 from essms_portal.accounts.models import Role
 from grappes.models import GrappeMembership

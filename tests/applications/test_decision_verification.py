@@ -13,7 +13,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
-from applications.decisions import (
+from applications.decisions.services import (
     VERIFICATION_ALPHABET,
     VERIFICATION_CODE_BITS,
     VERIFICATION_CODE_LENGTH,

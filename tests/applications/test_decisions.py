@@ -16,7 +16,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from pypdf import PdfReader
 
-from applications.decisions import (
+from applications.decisions.letters import letter_pdf, snapshot_fingerprint
+from applications.decisions.services import (
     DecisionError,
     applications_awaiting_decision,
     decision_issue,
@@ -24,7 +25,6 @@ from applications.decisions import (
     decision_region_key,
     decisions_visible_to,
 )
-from applications.letters import letter_pdf, snapshot_fingerprint
 from applications.models import Application, Call, Decision, DecisionCounter, Signatory
 from applications.workflow import Action, Status, TransitionNotAllowed, transition
 from essms_portal.accounts.models import Role, User
@@ -393,7 +393,7 @@ def test_an_export_rewrites_a_stale_entry_left_in_its_work_directory():
     under the same job id must not slip a foreign PDF into the ZIP."""
     import zipfile
 
-    from applications.decisions import decision_export_build, export_workdir
+    from applications.decisions.services import decision_export_build, export_workdir
     from applications.models import DecisionExport
 
     agent = cnsa_agent()

@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connection
 
-from applications import decisions
-from applications.decisions import decision_issue
+from applications.decisions import services as decisions
+from applications.decisions.services import decision_issue
 from applications.models import Decision, DecisionCounter
 from tests.applications.test_decisions import (  # private_storage: autouse
     cnsa_agent,

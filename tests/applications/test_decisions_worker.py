@@ -23,8 +23,8 @@ import redis
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
 
-from applications.decision_tasks import build_decision_export
-from applications.decisions import decision_export_resume_if_stale, export_workdir
+from applications.decisions.services import decision_export_resume_if_stale, export_workdir
+from applications.decisions.tasks import build_decision_export
 from applications.models import Decision, DecisionExport
 from essms_portal.celery import app
 from tests.applications.test_decisions import cnsa_agent

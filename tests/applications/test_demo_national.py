@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count, Sum
 
-from applications.demo import seed_small
-from applications.demo_national import EMAIL_DOMAIN, seed_national
+from applications.demo.national import EMAIL_DOMAIN, seed_national
+from applications.demo.simple import seed_small
 from applications.models import Application, Call, ProposedAmount, WorkflowLog
 from applications.workflow import (
     INSTRUCTION_ACTIONS,

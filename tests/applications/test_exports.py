@@ -12,8 +12,8 @@ from django.core.files.storage import default_storage
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from applications import decisions
-from applications.decisions import (
+from applications.decisions import services as decisions
+from applications.decisions.services import (
     DecisionError,
     decision_export_build,
     decision_export_create,

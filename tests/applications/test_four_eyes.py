@@ -11,8 +11,9 @@ import html
 import pytest
 from django.urls import reverse
 
+from applications.dossiers.services import complement_answer
+from applications.instruction.services import complement_request
 from applications.permissions import can_act
-from applications.services import complement_answer, complement_request
 from applications.workflow import (
     Action,
     GuardFailed,

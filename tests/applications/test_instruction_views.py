@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from applications.instruction.services import call_default_grid
 from applications.models import Application, ComplementRequest, ProposedAmount
-from applications.services import call_default_grid
 from applications.workflow import Action, Status, transition
 from essms_portal.accounts.models import Role
 from grappes.models import Region

@@ -15,7 +15,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from applications.decisions import decision_issue
+from applications.decisions.services import decision_issue
 from applications.models import Attachment
 from applications.workflow import Action, transition
 from grappes.models import OrganisationMember
@@ -164,7 +164,8 @@ def test_every_write_of_a_pending_member_is_refused_and_changes_nothing(client, 
 
 def test_the_services_refuse_a_pending_member_even_when_a_view_forgets(attack):
     """The policy is enforced in the services: called directly, they refuse."""
-    from applications import services as dossiers
+    from applications.dossiers import services as dossiers
+    from applications.errors import DossierError
     from grappes import services as grappes
 
     application, _attachment, attacker = attack
@@ -208,7 +209,7 @@ def test_the_services_refuse_a_pending_member_even_when_a_view_forgets(attack):
         ),
     ]
     for call in calls:
-        with pytest.raises((grappes.ServiceError, dossiers.ReviewError)):
+        with pytest.raises((grappes.ServiceError, DossierError)):
             call()
     assert_unchanged(before)
 

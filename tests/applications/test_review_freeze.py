@@ -12,16 +12,16 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from applications.admin import ApplicationAdmin
-from applications.models import WorkflowLog
-from applications.notifications import recipients_for
-from applications.services import (
-    ReviewError,
+from applications.errors import DossierError
+from applications.instruction.services import (
     application_assign,
     call_default_grid,
     proposal_lines,
     proposal_save,
     review_save,
 )
+from applications.models import WorkflowLog
+from applications.notifications import recipients_for
 from applications.workflow import (
     RECORDED_ACTIONS,
     Action,
@@ -204,7 +204,7 @@ def test_assignment_is_logged_and_closed_once_decided(client):
     assert entry.comment == f"Dossier affecté à {colleague.email}"
     # Assigning someone who cannot instruct the dossier is refused by the service.
     before = dossier_state(application)
-    with pytest.raises(ReviewError, match="n'instruit pas"):
+    with pytest.raises(DossierError, match="n'instruit pas"):
         application_assign(application=application, assignee=cnsa(), by=instructeur)
     assert dossier_state(application) == before
 

@@ -12,8 +12,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from applications.decisions import applications_awaiting_decision, verification_code_display
-from applications.demo import (
+from applications.decisions.services import (
+    applications_awaiting_decision,
+    verification_code_display,
+)
+from applications.demo.simple import (
     DEMO_ACCOUNTS,
     DEMO_GRAPPE,
     DEMO_PASSWORD,
@@ -26,10 +29,15 @@ from applications.demo import (
     notified_decision,
     pending_invitation,
 )
+from applications.instruction.services import (
+    call_default_grid,
+    proposal_lines,
+    proposal_save,
+    review_save,
+)
 from applications.models import Application, Call, Decision, WorkflowLog
 from applications.permissions import can_act
 from applications.selectors import applications_reviewable_by
-from applications.services import call_default_grid, proposal_lines, proposal_save, review_save
 from applications.workflow import (
     Action,
     GuardFailed,

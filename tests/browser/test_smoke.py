@@ -6,7 +6,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
 
-from applications.demo import DEMO_GRAPPE, DEMO_PASSWORD
+from applications.demo.simple import DEMO_GRAPPE, DEMO_PASSWORD
 from applications.models import Application
 
 pytestmark = [

@@ -444,7 +444,7 @@ def test_finess_upload_with_redis_down_is_accepted_and_resumed_by_the_sweep(
 
     # Its task was never published: once the pending grace is over it no longer blocks a new
     # upload for hours; it gives way to the new one (marked failed, never run twice).
-    from grappes.finess_jobs import PENDING_GRACE
+    from grappes.finess.jobs import PENDING_GRACE
 
     FinessImportJob.objects.filter(pk=job.pk).update(created_at=job.created_at - PENDING_GRACE)
     response = client.post(

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.core.management import call_command
 from django.urls import reverse
 
-from applications.demo import DEMO_GRAPPE
+from applications.demo.simple import DEMO_GRAPPE
 from applications.models import Application
 from essms_portal.accounts.models import Role
 from grappes.models import Grappe

@@ -20,8 +20,8 @@ from django.core.management.base import CommandError
 from django.db import DataError, connection
 
 from essms_portal.identifiers import finess_with_key, siren_with_key, siret_with_key
-from grappes import finess_import as module
-from grappes.finess_import import NotAFinessExtract, finess_import
+from grappes.finess import importer as module
+from grappes.finess.importer import NotAFinessExtract, finess_import
 from grappes.models import Organisation, Structure
 from scripts.generate_finess_extract import generate
 
@@ -499,7 +499,7 @@ def poison_batch(monkeypatch: pytest.MonkeyPatch, use_copy: bool, batch: int) ->
     The batch is written with a NUL byte in one name, as the parser let through before: a real
     DataError from PostgreSQL (the COPY, or the ORM writer's INSERT), after earlier batches wrote.
     """
-    from grappes.finess_import_pg import PostgresWriter
+    from grappes.finess.postgres import PostgresWriter
 
     cls: Any = PostgresWriter if use_copy else module.OrmWriter
     original = cls.write_establishments

@@ -15,9 +15,9 @@ import pytest
 from django.core.files.base import ContentFile
 from django.db import connection, connections
 
-from grappes import finess_import as module
-from grappes import finess_jobs
-from grappes.finess_jobs import finess_import_job_run
+from grappes.finess import importer as module
+from grappes.finess import jobs as finess_jobs
+from grappes.finess.jobs import finess_import_job_run
 from grappes.models import FinessImportJob, Organisation, Structure
 from scripts.generate_finess_extract import generate
 from tests.grappes.test_finess_import import ET1, ET2, geo_line, structure_line, write_extract
@@ -111,7 +111,7 @@ def test_a_job_failing_late_changes_nothing(tmp_path, monkeypatch, observer):
     monkeypatch.setattr(module, "BATCH_SIZE", 100)
     writer: Any
     if connection.vendor == "postgresql":
-        from grappes.finess_import_pg import PostgresWriter as writer
+        from grappes.finess.postgres import PostgresWriter as writer
     else:
         writer = module.OrmWriter
     original = writer.write_establishments

@@ -17,8 +17,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
-from applications.demo import DEMO_ACCOUNTS, DEMO_PASSWORD, DemoSummary, seed_small
-from applications.demo_national import EMAIL_DOMAIN, seed_national
+from applications.demo.national import EMAIL_DOMAIN, seed_national
+from applications.demo.simple import DEMO_ACCOUNTS, DEMO_PASSWORD, DemoSummary, seed_small
 
 
 def analyze() -> bool:

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 from tqdm import tqdm
 
-from grappes.finess_import import ImportReport, NotAFinessExtract, finess_import
+from grappes.finess.importer import ImportReport, NotAFinessExtract, finess_import
 
 NOT_AN_EXTRACT_EXIT_CODE = 2
 

@@ -37,8 +37,7 @@ from essms_portal.accounts.models import Role, User
 from essms_portal.outbox import email_queue, enqueue_after_commit
 from grappes.models import GrappeMembership, Organisation, ProjectType
 
-from .letters import letter_pdf, snapshot_fingerprint
-from .models import (
+from ..models import (
     NATIONAL_REGION_KEY,
     Application,
     Call,
@@ -50,8 +49,9 @@ from .models import (
     Signatory,
     WorkflowLog,
 )
-from .selectors import applications_reviewable_by, applications_visible_to
-from .workflow import Action, Status, transition
+from ..selectors import applications_reviewable_by, applications_visible_to
+from ..workflow import Action, Status, transition
+from .letters import letter_pdf, snapshot_fingerprint
 
 logger = logging.getLogger(__name__)
 
@@ -475,7 +475,7 @@ def decision_export_create(
 ) -> DecisionExport:
     """Record an export job for a fixed set of decisions and queue its task after commit (a
     broker that is down is logged, not raised: the periodic sweep queues the job again)."""
-    from .decision_tasks import build_decision_export
+    from .tasks import build_decision_export
 
     ids = list(decisions.order_by().values_list("pk", flat=True).distinct())
     if not ids:
@@ -650,7 +650,7 @@ def decision_export_resume_if_stale(
 ) -> bool:
     """Queue the job's task again when it shows no sign of life (worker killed or restarted,
     message lost): the task resumes where the files on disk stop. Returns True if queued."""
-    from .decision_tasks import build_decision_export
+    from .tasks import build_decision_export
 
     if job.status not in (DecisionExport.Status.PENDING, DecisionExport.Status.RUNNING):
         return False

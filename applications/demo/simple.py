@@ -54,7 +54,7 @@ from grappes.models import (
     Structure,
 )
 
-from .models import Application, Call, Campaign, Decision
+from ..models import Application, Call, Campaign, Decision
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ def _calls(campaign: Campaign) -> int:
             "envelope": Decimal(16_700_000),
         },
     )
-    from .services import call_default_grid
+    from ..instruction.services import call_default_grid
 
     for call in Call.objects.filter(campaign=campaign):
         call_default_grid(call=call)
@@ -408,7 +408,12 @@ def _journey_submitted(
     *, grappe: Grappe, call: Call, by: User, procurement: int, steering: int
 ) -> Application:
     """The grappe's dossier on ``call``: requests, convention and quote, submitted by ``by``."""
-    from .services import application_create, application_submit, application_update, attachment_add
+    from ..dossiers.services import (
+        application_create,
+        application_submit,
+        application_update,
+        attachment_add,
+    )
 
     application = application_create(grappe=grappe, call=call, by=by)
     application_update(
@@ -446,8 +451,13 @@ def _journey_proposed(
 ) -> Application:
     """Taken, assigned, scored, proposed amounts entered (as computed) and proposed, by one
     instructeur: each act logged by the services."""
-    from .services import application_assign, proposal_lines, proposal_save, review_save
-    from .workflow import Action, transition
+    from ..instruction.services import (
+        application_assign,
+        proposal_lines,
+        proposal_save,
+        review_save,
+    )
+    from ..workflow import Action, transition
 
     transition(application, action=Action.TAKE, by=instructeur)
     application.refresh_from_db()
@@ -482,8 +492,8 @@ def _regional_call(region: str) -> Call:
 
 def _journey_notified(accounts: dict[str, User], notes: list[str]) -> None:
     """Accepted by the valideur, decision issued by the CNSA: a letter to check on /verifier/."""
-    from .decisions import decision_issue
-    from .workflow import Action, transition
+    from ..decisions.services import decision_issue
+    from ..workflow import Action, transition
 
     porteur = accounts["porteur@demo.esms.fr"]
     horizon = _horizon()
@@ -518,7 +528,7 @@ def _journey_notified(accounts: dict[str, User], notes: list[str]) -> None:
 
 def _journey_refused(accounts: dict[str, User], notes: list[str]) -> None:
     """Refused by the valideur; its decision waits for the CNSA to issue it."""
-    from .workflow import Action, transition
+    from ..workflow import Action, transition
 
     membre = accounts["membre@demo.esms.fr"]
     tilleuls = _tilleuls()
@@ -574,8 +584,8 @@ def _journey_exceeding(accounts: dict[str, User], notes: list[str]) -> None:
         "l'enveloppe régionale.",
     )
     # The call's envelope: what is accepted there plus a headroom smaller than this dossier.
-    from .selectors import call_envelope_use
-    from .workflow import application_proposed_total, envelope_exceeded
+    from ..instruction.selectors import call_envelope_use
+    from ..workflow import application_proposed_total, envelope_exceeded
 
     use = call_envelope_use(call=call)
     assert application_proposed_total(application) > EXCEEDING_HEADROOM
@@ -721,9 +731,9 @@ def seed_small() -> DemoSummary:
     """Load the small demo dataset; a second run creates nothing."""
     from grappes.services import ServiceError
 
-    from .decisions import portal_url, verification_code_display, verification_url
-    from .services import ReviewError
-    from .workflow import TransitionError
+    from ..decisions.services import portal_url, verification_code_display, verification_url
+    from ..errors import DossierError
+    from ..workflow import TransitionError
 
     created = False
     accounts: dict[str, User] = {}
@@ -740,7 +750,7 @@ def seed_small() -> DemoSummary:
         try:
             with transaction.atomic():  # a journey is created whole or not at all
                 journey(accounts, notes)
-        except (ReviewError, ServiceError, TransitionError) as error:
+        except (DossierError, ServiceError, TransitionError) as error:
             # E.g. an older demo database whose calls have closed since: say so, go on.
             notes.append(f"Parcours « {label} » non créé : {error}")
             continue

@@ -1,7 +1,7 @@
 """FINESS imports started from the admin: check the upload, record a job, run it in Celery.
 
 The upload is kept in the private storage; the worker reads it back, imports it with
-:func:`grappes.finess_import.finess_import` and writes its progress (0-100) and report on the
+:func:`grappes.finess.importer.finess_import` and writes its progress (0-100) and report on the
 :class:`~grappes.models.FinessImportJob` row that the admin page polls.
 
 The import is one transaction (all or nothing), so the progress is written through a second
@@ -28,14 +28,14 @@ from django.utils.text import slugify
 from essms_portal.accounts.models import User
 from essms_portal.outbox import enqueue_after_commit
 
-from .finess_import import (
+from ..models import FinessImportJob
+from .importer import (
     ExtractParser,
     ImportReport,
     NotAFinessExtract,
     concrete_field,
     finess_import,
 )
-from .models import FinessImportJob
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def finess_import_job_create(*, upload: UploadedFile, by: User) -> FinessImportJ
 
     The caller has checked the upload with :func:`finess_upload_error`.
     """
-    from .tasks import run_finess_import_job  # the task module imports this one
+    from ..tasks import run_finess_import_job  # the task module imports this one
 
     original = PurePath(upload.name or "").name[:255] or "extrait FINESS"
     job = FinessImportJob(original_name=original, size=upload.size or 0, created_by=by)

@@ -15,19 +15,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from essms_portal.http import request_user as _user
 
-from . import selectors, services
-from .filters import queue_filtered
-from .forms import (
-    ActionForm,
-    AssignForm,
-    ComplementForm,
-    MessageForm,
-    NoteForm,
-    ProposalForm,
-    ReviewForm,
-)
-from .models import Application
-from .permissions import (
+from ..dossiers.services import message_post
+from ..errors import DossierError
+from ..forms import MessageForm
+from ..models import Application
+from ..permissions import (
     can_accept,
     can_act,
     can_decide,
@@ -36,7 +28,8 @@ from .permissions import (
     can_read_private_notes,
     is_back_office,
 )
-from .workflow import (
+from ..selectors import application_for_reviewer, calls_visible_to
+from ..workflow import (
     Action,
     Status,
     TransitionError,
@@ -45,6 +38,16 @@ from .workflow import (
     envelope_exceeded,
     instructed_since_submission,
     transition,
+)
+from . import selectors, services
+from .filters import queue_filtered
+from .forms import (
+    ActionForm,
+    AssignForm,
+    ComplementForm,
+    NoteForm,
+    ProposalForm,
+    ReviewForm,
 )
 
 # Who may ever take each action of the review page on a dossier (403 otherwise); whether they
@@ -74,14 +77,14 @@ def back_office(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 
 def _instructing(request: HttpRequest, pk: int) -> Application:
     """The dossier, in the user's scope (404 otherwise), that the user may instruct (403)."""
-    application = selectors.application_for_reviewer(user=_user(request), pk=pk)
+    application = application_for_reviewer(user=_user(request), pk=pk)
     if not can_instruct(_user(request), application):
         raise PermissionDenied("Vous ne pouvez pas instruire ce dossier.")
     return application
 
 
 def _message(error: Exception) -> str:
-    """The French message of a refused write (TransitionError or services.ReviewError)."""
+    """The French message of a refused write (TransitionError or DossierError)."""
     return error.message if isinstance(error, TransitionError) else str(error)
 
 
@@ -193,7 +196,7 @@ def _review_context(request: HttpRequest, application: Application, **forms: Any
 @back_office
 def review(request: HttpRequest, pk: int) -> HttpResponse:
     """The dossier review page: grappe, quote, eligibility report, reviews, notes, actions."""
-    application = selectors.application_for_reviewer(user=_user(request), pk=pk)
+    application = application_for_reviewer(user=_user(request), pk=pk)
     return render(
         request, "applications/instruction/review.html", _review_context(request, application)
     )
@@ -219,7 +222,7 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
             services.application_assign(
                 application=application, assignee=form.cleaned_data["assignee"], by=_user(request)
             )
-        except (TransitionError, services.ReviewError) as error:
+        except (TransitionError, DossierError) as error:
             messages.error(request, _message(error))
             return _back_to(application, "instruction")
         messages.success(request, "Affectation enregistrée.")
@@ -260,7 +263,7 @@ def save_review(request: HttpRequest, pk: int) -> HttpResponse:
             marks=form.marks(),
             comment=form.cleaned_data["comment"],
         )
-    except (TransitionError, services.ReviewError) as error:
+    except (TransitionError, DossierError) as error:
         messages.error(request, _message(error))
         return _back_to(application, "notation")
     messages.success(request, "Évaluation enregistrée.")
@@ -310,7 +313,7 @@ def save_proposal(request: HttpRequest, pk: int) -> HttpResponse:
             motivation=form.cleaned_data["motivation"],
             expected_version=form.cleaned_data["version"],
         )
-    except (TransitionError, services.ReviewError) as error:
+    except (TransitionError, DossierError) as error:
         messages.error(request, _message(error))
         return _back_to(application)
     messages.success(request, "Proposition enregistrée.")
@@ -322,7 +325,7 @@ def save_proposal(request: HttpRequest, pk: int) -> HttpResponse:
 def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Apply one workflow action from the review page: 403 for whoever may never take it on this
     dossier; the workflow decides whether it may be taken now (message and redirect if not)."""
-    application = selectors.application_for_reviewer(user=_user(request), pk=pk)
+    application = application_for_reviewer(user=_user(request), pk=pk)
     predicate = REVIEW_ACTIONS.get(action)  # type: ignore[call-overload]
     if predicate is None:
         raise Http404("Action inconnue.")
@@ -351,7 +354,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @back_office
 def ranking(request: HttpRequest, pk: int) -> HttpResponse:
     """A call's proposed and accepted dossiers by score, against its envelope."""
-    call = get_object_or_404(selectors.calls_visible_to(_user(request)), pk=pk)
+    call = get_object_or_404(calls_visible_to(_user(request)), pk=pk)
     return render(
         request,
         "applications/instruction/ranking.html",
@@ -372,8 +375,6 @@ def post_message(request: HttpRequest, pk: int) -> HttpResponse:
     form = MessageForm(request.POST)
     if not form.is_valid():
         return _rerender(request, application)
-    services.message_post(
-        application=application, by=_user(request), text=form.cleaned_data["text"]
-    )
+    message_post(application=application, by=_user(request), text=form.cleaned_data["text"])
     messages.success(request, "Message envoyé au porteur.")
     return _back_to(application, "messages")

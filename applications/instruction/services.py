@@ -1,23 +1,22 @@
-"""Write-side services of the instruction back office (keyword-only, typed)."""
+"""Write-side services of the instruction back office (keyword-only, typed): scoring grid and
+reviews, notes, assignment, complement requests and reminders, proposals."""
 
 from __future__ import annotations
 
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from essms_portal.accounts.models import User
 from essms_portal.outbox import email_queue
 from funding.rules import QuoteResult
 from funding.services import quote_for
-from grappes.models import GrappeMembership
 
-from . import permissions
-from .models import (
+from .. import permissions
+from ..errors import DossierError
+from ..models import (
     Application,
-    Attachment,
     Call,
     ComplementRequest,
     PrivateNote,
@@ -26,7 +25,8 @@ from .models import (
     ReviewScore,
     ScoringCriterion,
 )
-from .workflow import Action, StaleApplication, record, transition
+from ..notifications import applicant_emails
+from ..workflow import Action, record, transition
 
 DEFAULT_GRID: tuple[tuple[str, str, int], ...] = (
     (
@@ -43,20 +43,6 @@ DEFAULT_GRID: tuple[tuple[str, str, int], ...] = (
     ("Engagements d'usage", "Usage du DUI, MSSanté et DMP : cibles et moyens de suivi.", 2),
     ("Réalisme du budget et du calendrier", "Devis, plan de déploiement, jalons.", 1),
 )
-
-
-class ReviewError(Exception):
-    """A write on a dossier refused, with a French message for the user."""
-
-
-class NotAllowed(ReviewError):
-    """The policy (``applications.permissions``) refuses this action to this user."""
-
-
-def _require(allowed: bool, message: str) -> None:
-    """Raise ``NotAllowed`` unless the policy's predicate said yes."""
-    if not allowed:
-        raise NotAllowed(message)
 
 
 def call_default_grid(*, call: Call) -> list[ScoringCriterion]:
@@ -100,9 +86,9 @@ def review_save(
     is in instruction: scores are frozen once the decision is proposed (``workflow.RECORDS``;
     a send back reopens them). Raises a ``TransitionError`` (French message) otherwise."""
     if any(criterion.call_id != application.call_id for criterion in marks):
-        raise ReviewError("Ces critères ne sont pas ceux de la grille de cet appel.")
+        raise DossierError("Ces critères ne sont pas ceux de la grille de cet appel.")
     if any(not 0 <= value <= 5 for value in marks.values()):
-        raise ReviewError("Chaque critère se note de 0 à 5.")
+        raise DossierError("Chaque critère se note de 0 à 5.")
     locked = record(
         application, action=Action.SCORE, by=by, comment=review_comment(marks, comment)
     ).application
@@ -131,7 +117,7 @@ def application_assign(*, application: Application, assignee: User | None, by: U
     Only the dossier's instructeurs assign it, until the decision (``workflow.RECORDS``);
     assigning it to whoever already has it changes and logs nothing."""
     if assignee is not None and not permissions.can_instruct(assignee, application):
-        raise ReviewError(f"{assignee.email} n'instruit pas les dossiers de cet appel.")
+        raise DossierError(f"{assignee.email} n'instruit pas les dossiers de cet appel.")
     current = Application.objects.filter(pk=application.pk).values_list("assignee_id", flat=True)
     if current.get() == (assignee.pk if assignee else None):
         application.assignee = assignee
@@ -207,12 +193,12 @@ def proposal_save(
     """Record proposed amounts (never above the computed ones) and the recommendation, logged
     in the dossier's hash chain. Only the dossier's instructeurs, and only while it is in
     instruction: the proposal is frozen once proposed (``workflow.RECORDS``; a send back reopens
-    it). Raises ``ReviewError`` or a ``TransitionError`` (French message) otherwise."""
+    it). Raises ``DossierError`` or a ``TransitionError`` (French message) otherwise."""
     rows = []
     for key, label, computed in proposal_lines(application=application):
         proposed, reason = amounts.get(key, (computed, ""))
         if proposed > computed:
-            raise ReviewError(f"{label} : le montant proposé dépasse le montant calculé.")
+            raise DossierError(f"{label} : le montant proposé dépasse le montant calculé.")
         rows.append(
             ProposedAmount(
                 line=key, label=label, computed=computed, proposed=proposed, reason=reason
@@ -245,8 +231,6 @@ def proposal_save(
 def complement_reminders_send(*, today: datetime.date, days_before: int = 3) -> int:
     """E-mail applicants whose complement deadline is near and who have not answered yet
     (through the outbox); returns the number of e-mails queued."""
-    from .notifications import applicant_emails
-
     due = ComplementRequest.objects.filter(
         answered_at__isnull=True,
         reminder_sent_at__isnull=True,
@@ -277,171 +261,3 @@ def complement_reminders_send(*, today: datetime.date, days_before: int = 3) -> 
                 )
                 sent += 1
     return sent
-
-
-@transaction.atomic
-def complement_answer(*, request: ComplementRequest, by: User, answer: str) -> None:
-    """The applicant answers a complement request: the dossier goes back to instruction."""
-    transition(request.application, action=Action.RESUBMIT, by=by, comment=answer)
-    ComplementRequest.objects.filter(pk=request.pk).update(
-        answer=answer, answered_at=datetime.datetime.now(tz=datetime.UTC)
-    )
-
-
-REQUIRED_ATTACHMENTS = {
-    "convention": "la convention de grappe signée",
-    "quote": "au moins un devis",
-}
-
-
-def application_create(*, grappe: object, call: Call, by: User) -> Application:
-    """Open a draft dossier for the grappe on an open call that matches it."""
-    from grappes.models import Grappe
-
-    from .selectors import calls_open, calls_open_for_grappe
-
-    assert isinstance(grappe, Grappe)
-    _require(
-        permissions.can_create_dossier(by, grappe),
-        "Seul un membre confirmé de l'organisme porteur ouvre un dossier pour la grappe.",
-    )
-    if not calls_open().filter(pk=call.pk).exists():
-        raise ReviewError("Cet appel à projets n'est pas ouvert.")
-    if not calls_open_for_grappe(grappe=grappe).filter(pk=call.pk).exists():
-        raise ReviewError(
-            "Cet appel régional n'est pas celui de la région de la plupart des "
-            "ESSMS de la grappe : choisissez l'appel de leur région ou l'appel "
-            "national."
-        )
-    if Application.objects.filter(grappe=grappe, call=call).exists():
-        raise ReviewError("Cette grappe a déjà un dossier sur cet appel.")
-    return Application.objects.create(grappe=grappe, call=call, created_by=by)
-
-
-def application_is_editable(application: Application) -> bool:
-    """Applicants edit a draft, or a dossier whose complements were requested."""
-    return application.status in permissions.APPLICANT_EDITABLE_STATUSES
-
-
-@transaction.atomic
-def application_update(
-    *,
-    application: Application,
-    by: User,
-    procurement: int,
-    steering: int,
-    justification: str,
-    hardware: dict[int, int],
-    expected_version: int,
-) -> Application:
-    """Save the support requests (saved even when the quote has errors: nothing typed is lost).
-
-    The row is locked and its version checked, like every write on a dossier."""
-    from .models import HardwareRequest
-
-    locked = Application.objects.select_for_update().get(pk=application.pk)
-    if locked.version != expected_version:
-        raise StaleApplication(
-            "Ce dossier a été modifié entre-temps : vérifiez les montants affichés puis "
-            "enregistrez à nouveau."
-        )
-    if not application_is_editable(locked):
-        raise ReviewError("Ce dossier est déposé : il n'est plus modifiable.")
-    _require(
-        permissions.can_edit_dossier(by, locked),
-        "Seuls les membres confirmés de l'organisme porteur modifient les demandes du dossier.",
-    )
-    application.version = locked.version
-    application.requested_procurement = Decimal(procurement)
-    application.requested_steering = Decimal(steering)
-    application.justification = justification
-    application.version += 1
-    application.save(
-        update_fields=[
-            "requested_procurement",
-            "requested_steering",
-            "justification",
-            "version",
-            "updated_at",
-        ]
-    )
-    application.hardware_requests.all().delete()
-    HardwareRequest.objects.bulk_create(
-        HardwareRequest(application=application, organisation_id=org_id, amount=Decimal(amount))
-        for org_id, amount in hardware.items()
-        if amount
-    )
-    return application
-
-
-def attachment_add(
-    *,
-    application: Application,
-    by: User,
-    kind: str,
-    upload: UploadedFile,
-    membership: GrappeMembership | None = None,
-) -> Attachment:
-    """Store a checked upload privately and attach it to the dossier."""
-    _require(
-        permissions.can_upload_attachment(by, application),
-        "Vous ne pouvez pas ajouter de pièce à ce dossier.",
-    )
-    from django.core.files.storage import default_storage
-
-    from essms_portal.uploads import private_path, stored_name, validate_upload
-
-    checked = validate_upload(upload)
-    # The name carries the extension of the detected type, never the one the user typed.
-    name = stored_name(upload.name or "document", checked.extension)
-    stored = default_storage.save(private_path(f"dossiers/{application.pk}", name), upload)
-    return Attachment.objects.create(
-        application=application,
-        kind=kind,
-        membership=membership,
-        file=stored,
-        original_name=name,
-        content_type=checked.content_type,
-        size=upload.size or 0,
-        uploaded_by=by,
-    )
-
-
-def missing_attachments(application: Application) -> list[str]:
-    """The required attachment kinds the dossier lacks, as French phrases."""
-    present = set(application.attachments.values_list("kind", flat=True))
-    missing = [label for kind, label in REQUIRED_ATTACHMENTS.items() if kind not in present]
-    proofs = set(
-        application.attachments.filter(kind="share_proof").values_list("membership_id", flat=True)
-    )
-    partial = application.grappe.memberships.filter(eligible_share__lt=1).select_related(
-        "structure"
-    )
-    missing += [
-        f"le justificatif de part éligible de {m.structure.name}"
-        for m in partial
-        if m.pk not in proofs
-    ]
-    return missing
-
-
-@transaction.atomic
-def application_submit(*, application: Application, by: User, expected_version: int) -> None:
-    """Submit the dossier: attachments present, then the workflow's own guards."""
-    missing = missing_attachments(application)
-    if missing:
-        raise ReviewError("Pièces manquantes : " + " ; ".join(missing) + ".")
-    transition(application, action=Action.SUBMIT, by=by, expected_version=expected_version)
-
-
-def message_post(*, application: Application, by: User, text: str) -> object:
-    """A message between applicant and instruction (visible to both): from a confirmed member
-    of the grappe, or from whoever instructs the dossier."""
-    from .models import Message
-
-    _require(
-        permissions.can_post_message(by, application) or permissions.can_instruct(by, application),
-        "Vous ne pouvez pas écrire sur ce dossier.",
-    )
-
-    return Message.objects.create(application=application, author=by, text=text)

@@ -8,9 +8,9 @@ from django.db.models import Q, QuerySet
 from essms_portal.accounts.models import Role, User
 from grappes.models import CasfCategory, Departement
 
-from .models import Application, Call
+from ..models import Application, Call
+from ..workflow import Status
 from .selectors import has_sector, review_queue
-from .workflow import Status
 
 
 class ApplicationQueueFilter(django_filters.FilterSet):

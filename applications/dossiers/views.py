@@ -23,18 +23,19 @@ from grappes.espace_views import applicant_required
 from grappes.models import Organisation
 from grappes.selectors import grappe_for_member
 
-from . import permissions, services
+from .. import permissions
+from ..errors import DossierError
+from ..forms import MessageForm, VersionedForm
+from ..models import Application, Attachment, Decision
+from ..selectors import applications_visible_to, calls_open_for_grappe
+from ..workflow import Action, TransitionError, transition
+from . import services
 from .forms import (
     ApplicationForm,
     AttachmentForm,
     ComplementAnswerForm,
     CreateApplicationForm,
-    MessageForm,
-    VersionedForm,
 )
-from .models import Application, Attachment, Decision
-from .selectors import applications_visible_to, calls_open_for_grappe
-from .workflow import Action, TransitionError, transition
 
 
 def _dossier(request: HttpRequest, pk: int) -> Application:
@@ -106,7 +107,7 @@ def application_create(request: HttpRequest, grappe_pk: int) -> HttpResponse:
             application = services.application_create(
                 grappe=grappe, call=form.cleaned_data["call"], by=_user(request)
             )
-        except services.ReviewError as error:
+        except DossierError as error:
             form.add_error("call", str(error))
         else:
             return redirect("dossiers:detail", pk=application.pk)
@@ -172,7 +173,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 )
             except TransitionError as error:  # stale version
                 messages.error(request, error.message)
-            except services.ReviewError as error:
+            except DossierError as error:
                 messages.error(request, str(error))
             else:
                 messages.success(request, "Dossier enregistré.")
@@ -230,7 +231,7 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
             upload=form.cleaned_data["file"],
             membership=form.cleaned_data["membership"],
         )
-    except services.ReviewError as error:
+    except DossierError as error:
         messages.error(request, str(error))
         return redirect("dossiers:detail", pk=pk)
     except ValidationError as error:
@@ -278,7 +279,7 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
             by=_user(request),
             expected_version=form.cleaned_data["version"],
         )
-    except (TransitionError, services.ReviewError) as error:
+    except (TransitionError, DossierError) as error:
         messages.error(request, getattr(error, "message", str(error)))
         return redirect("dossiers:detail", pk=pk)
     messages.success(request, "Dossier déposé. Votre récépissé est disponible ci-dessous.")
@@ -317,7 +318,7 @@ def post_message(request: HttpRequest, pk: int) -> HttpResponse:
         services.message_post(
             application=application, by=_user(request), text=form.cleaned_data["text"]
         )
-    except services.ReviewError as error:
+    except DossierError as error:
         messages.error(request, str(error))
     else:
         messages.success(request, "Message envoyé.")

@@ -11,7 +11,7 @@ import random
 
 from essms_portal.identifiers import finess_with_key
 
-from .referential_data import DEPARTMENTS, ETALAB_DEPARTMENT_ALIASES
+from ..referential_data import DEPARTMENTS, ETALAB_DEPARTMENT_ALIASES
 
 # Share of the ESSMS per ARS region (roughly its share of the population), in per mille.
 REGION_WEIGHTS: dict[str, int] = {

@@ -28,9 +28,9 @@ from django.db.models.functions import Coalesce, Floor
 from essms_portal.accounts.models import Role, User
 from grappes.models import CasfCategory, GrappeMembership
 
-from .models import Application, Call, Campaign, HardwareRequest, ProposedAmount
-from .selectors import FUNDED
-from .workflow import Status
+from ..models import Application, Call, Campaign, HardwareRequest, ProposedAmount
+from ..selectors import FUNDED
+from ..workflow import Status
 
 NOT_COUNTED = (Status.DRAFT, Status.WITHDRAWN)
 

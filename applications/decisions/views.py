@@ -34,12 +34,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from essms_portal.accounts.models import Role, User
 from grappes.models import Region
 
-from . import dashboard, decisions, exports, selectors
-from .filters import queue_filtered
-from .models import Campaign, Decision, DecisionExport
-from .views import _user
-from .views import back_office as _back_office
-from .workflow import TransitionError
+from .. import selectors
+from ..instruction.filters import queue_filtered
+from ..instruction.views import _user
+from ..instruction.views import back_office as _back_office
+from ..models import Campaign, Decision, DecisionExport
+from ..reporting import dashboard, exports
+from ..workflow import TransitionError
+from . import services as decisions
 
 MAX_VERIFY_UPLOAD = 20 * 1024 * 1024  # 20 Mo
 View = TypeVar("View", bound=Callable[..., HttpResponseBase])

@@ -3,7 +3,7 @@ verification page (``/verifier/<number>/``, no login)."""
 
 from django.urls import path
 
-from . import decision_views as views
+from . import views
 
 app_name = "decisions"
 

@@ -20,14 +20,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from essms_portal.accounts.models import User
 
-from .finess_jobs import (
+from ..models import FinessImportJob
+from .jobs import (
     finess_import_job_create,
     finess_import_job_running,
     finess_import_job_status,
     finess_upload_error,
     finess_upload_max_bytes,
 )
-from .models import FinessImportJob
 
 if TYPE_CHECKING:
     from django.contrib.admin import ModelAdmin

@@ -45,7 +45,7 @@ from tqdm import tqdm
 
 from essms_portal.accounts.models import Role, User
 from essms_portal.identifiers import siren_with_key, siret_with_key
-from grappes import synthetic
+from grappes.demo import synthetic
 from grappes.models import (
     DuiSolution,
     FinessCategory,
@@ -59,8 +59,8 @@ from grappes.models import (
     Structure,
 )
 
-from .demo import DEMO_PASSWORD, DEMO_YEAR, seed_small
-from .models import (
+from ..instruction.services import review_comment, score_out_of_100
+from ..models import (
     Application,
     Call,
     Campaign,
@@ -70,8 +70,8 @@ from .models import (
     ScoringCriterion,
     WorkflowLog,
 )
-from .services import review_comment, score_out_of_100
-from .workflow import GENESIS_HASH, RECORDS, TRANSITIONS, Action, Status, entry_digest
+from ..workflow import GENESIS_HASH, RECORDS, TRANSITIONS, Action, Status, entry_digest
+from .simple import DEMO_PASSWORD, DEMO_YEAR, seed_small
 
 EMAIL_DOMAIN = "national.demo.esms.fr"
 BATCH = 2_000

@@ -42,8 +42,8 @@ from django.utils import timezone
 
 from essms_portal.identifiers import finess_error, is_valid_siren, is_valid_siret
 
-from .models import Departement, FinessCategory, Organisation, Structure
-from .referential_data import normalise_department
+from ..models import Departement, FinessCategory, Organisation, Structure
+from ..referential_data import normalise_department
 
 BATCH_SIZE = 2_000
 # The marker line is short: a first line longer than this (no line end) is not an extract.
@@ -953,7 +953,7 @@ def _run(
         use_copy = connection.vendor == "postgresql"
     writer: Writer
     if use_copy:
-        from .finess_import_pg import PostgresWriter  # psycopg-only code, loaded on demand
+        from .postgres import PostgresWriter  # psycopg-only code, loaded on demand
 
         writer = PostgresWriter(eligibility=eligibility, connection=connection)
     else:

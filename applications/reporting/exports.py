@@ -21,8 +21,8 @@ from django.utils import timezone
 
 from grappes.models import GrappeMembership, ProjectType
 
-from .models import Application, ProposedAmount
-from .workflow import Status
+from ..models import Application, ProposedAmount
+from ..workflow import Status
 
 Row = Sequence[Any]
 CHUNK = 500

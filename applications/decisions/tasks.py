@@ -10,8 +10,8 @@ import datetime
 
 from celery import shared_task
 
-from .decisions import decision_export_build, decision_export_resume_if_stale
-from .models import DecisionExport
+from ..models import DecisionExport
+from .services import decision_export_build, decision_export_resume_if_stale
 
 
 @shared_task(acks_late=True)

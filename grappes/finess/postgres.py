@@ -4,7 +4,7 @@ The whole import is one transaction (``finess_import``). For every batch the acc
 are streamed with ``COPY … FROM STDIN`` into temporary tables, then one ``INSERT … ON CONFLICT …
 DO UPDATE … WHERE <a column differs>`` per target table creates and updates only what changed.
 ``RETURNING (xmax = 0)`` tells inserted rows from updated ones, and rows that were neither are
-the unchanged ones, so the counts are exactly those of :class:`grappes.finess_import.OrmWriter`
+the unchanged ones, so the counts are exactly those of :class:`grappes.finess.importer.OrmWriter`
 (the tests run both). Measured on 100 000 lines it avoids building a model or a parameter list
 per row, and PostgreSQL parses one statement per batch instead of one per row.
 """
@@ -17,7 +17,8 @@ from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from .finess_import import (
+from ..models import Organisation, Structure
+from .importer import (
     PLACEHOLDER_EJ_NAME,
     STRUCTURE_FIELDS,
     Establishment,
@@ -30,7 +31,6 @@ from .finess_import import (
     structure_values,
     tally_category,
 )
-from .models import Organisation, Structure
 
 STAGE_ESTABLISHMENTS = "finess_import_establishments"
 STAGE_GEOLOCATIONS = "finess_import_geolocations"

@@ -1,0 +1,1 @@
+"""CNSA decisions: numbering, frozen snapshot, PDF letter, public verification, ZIP export."""

@@ -1,0 +1,1 @@
+"""Applicant pages for dossiers: edit with a live quote, attachments, submission, receipt."""

@@ -1,0 +1,183 @@
+"""Write-side services of the applicant's dossier (keyword-only, typed): creation, support
+requests, attachments, submission, complement answers, messages."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from essms_portal.accounts.models import User
+from essms_portal.uploads import private_path, stored_name, validate_upload
+from grappes.models import Grappe, GrappeMembership
+
+from .. import permissions
+from ..errors import DossierError, require
+from ..models import (
+    Application,
+    Attachment,
+    Call,
+    ComplementRequest,
+    HardwareRequest,
+    Message,
+)
+from ..selectors import calls_open, calls_open_for_grappe
+from ..workflow import Action, StaleApplication, transition
+
+
+@transaction.atomic
+def complement_answer(*, request: ComplementRequest, by: User, answer: str) -> None:
+    """The applicant answers a complement request: the dossier goes back to instruction."""
+    transition(request.application, action=Action.RESUBMIT, by=by, comment=answer)
+    ComplementRequest.objects.filter(pk=request.pk).update(
+        answer=answer, answered_at=datetime.datetime.now(tz=datetime.UTC)
+    )
+
+
+REQUIRED_ATTACHMENTS = {
+    "convention": "la convention de grappe signée",
+    "quote": "au moins un devis",
+}
+
+
+def application_create(*, grappe: Grappe, call: Call, by: User) -> Application:
+    """Open a draft dossier for the grappe on an open call that matches it."""
+    require(
+        permissions.can_create_dossier(by, grappe),
+        "Seul un membre confirmé de l'organisme porteur ouvre un dossier pour la grappe.",
+    )
+    if not calls_open().filter(pk=call.pk).exists():
+        raise DossierError("Cet appel à projets n'est pas ouvert.")
+    if not calls_open_for_grappe(grappe=grappe).filter(pk=call.pk).exists():
+        raise DossierError(
+            "Cet appel régional n'est pas celui de la région de la plupart des "
+            "ESSMS de la grappe : choisissez l'appel de leur région ou l'appel "
+            "national."
+        )
+    if Application.objects.filter(grappe=grappe, call=call).exists():
+        raise DossierError("Cette grappe a déjà un dossier sur cet appel.")
+    return Application.objects.create(grappe=grappe, call=call, created_by=by)
+
+
+def application_is_editable(application: Application) -> bool:
+    """Applicants edit a draft, or a dossier whose complements were requested."""
+    return application.status in permissions.APPLICANT_EDITABLE_STATUSES
+
+
+@transaction.atomic
+def application_update(
+    *,
+    application: Application,
+    by: User,
+    procurement: int,
+    steering: int,
+    justification: str,
+    hardware: dict[int, int],
+    expected_version: int,
+) -> Application:
+    """Save the support requests (saved even when the quote has errors: nothing typed is lost).
+
+    The row is locked and its version checked, like every write on a dossier."""
+    locked = Application.objects.select_for_update().get(pk=application.pk)
+    if locked.version != expected_version:
+        raise StaleApplication(
+            "Ce dossier a été modifié entre-temps : vérifiez les montants affichés puis "
+            "enregistrez à nouveau."
+        )
+    if not application_is_editable(locked):
+        raise DossierError("Ce dossier est déposé : il n'est plus modifiable.")
+    require(
+        permissions.can_edit_dossier(by, locked),
+        "Seuls les membres confirmés de l'organisme porteur modifient les demandes du dossier.",
+    )
+    application.version = locked.version
+    application.requested_procurement = Decimal(procurement)
+    application.requested_steering = Decimal(steering)
+    application.justification = justification
+    application.version += 1
+    application.save(
+        update_fields=[
+            "requested_procurement",
+            "requested_steering",
+            "justification",
+            "version",
+            "updated_at",
+        ]
+    )
+    application.hardware_requests.all().delete()
+    HardwareRequest.objects.bulk_create(
+        HardwareRequest(application=application, organisation_id=org_id, amount=Decimal(amount))
+        for org_id, amount in hardware.items()
+        if amount
+    )
+    return application
+
+
+def attachment_add(
+    *,
+    application: Application,
+    by: User,
+    kind: str,
+    upload: UploadedFile,
+    membership: GrappeMembership | None = None,
+) -> Attachment:
+    """Store a checked upload privately and attach it to the dossier."""
+    require(
+        permissions.can_upload_attachment(by, application),
+        "Vous ne pouvez pas ajouter de pièce à ce dossier.",
+    )
+    checked = validate_upload(upload)
+    # The name carries the extension of the detected type, never the one the user typed.
+    name = stored_name(upload.name or "document", checked.extension)
+    stored = default_storage.save(private_path(f"dossiers/{application.pk}", name), upload)
+    return Attachment.objects.create(
+        application=application,
+        kind=kind,
+        membership=membership,
+        file=stored,
+        original_name=name,
+        content_type=checked.content_type,
+        size=upload.size or 0,
+        uploaded_by=by,
+    )
+
+
+def missing_attachments(application: Application) -> list[str]:
+    """The required attachment kinds the dossier lacks, as French phrases."""
+    present = set(application.attachments.values_list("kind", flat=True))
+    missing = [label for kind, label in REQUIRED_ATTACHMENTS.items() if kind not in present]
+    proofs = set(
+        application.attachments.filter(kind="share_proof").values_list("membership_id", flat=True)
+    )
+    partial = application.grappe.memberships.filter(eligible_share__lt=1).select_related(
+        "structure"
+    )
+    missing += [
+        f"le justificatif de part éligible de {m.structure.name}"
+        for m in partial
+        if m.pk not in proofs
+    ]
+    return missing
+
+
+@transaction.atomic
+def application_submit(*, application: Application, by: User, expected_version: int) -> None:
+    """Submit the dossier: attachments present, then the workflow's own guards."""
+    missing = missing_attachments(application)
+    if missing:
+        raise DossierError("Pièces manquantes : " + " ; ".join(missing) + ".")
+    transition(application, action=Action.SUBMIT, by=by, expected_version=expected_version)
+
+
+def message_post(*, application: Application, by: User, text: str) -> object:
+    """A message between applicant and instruction (visible to both): from a confirmed member
+    of the grappe, or from whoever instructs the dossier."""
+    require(
+        permissions.can_post_message(by, application) or permissions.can_instruct(by, application),
+        "Vous ne pouvez pas écrire sur ce dossier.",
+    )
+
+    return Message.objects.create(application=application, author=by, text=text)

@@ -1,0 +1,1 @@
+"""The instruction back office: queue, review page, scoring, complements, proposal, decision."""

@@ -1,0 +1,1 @@
+"""Reporting: the dashboard and the CSV/XLSX exports of the back office."""
