@@ -2,86 +2,103 @@
 
 Every named URL of the project must appear in EXPECTED (or be an admin URL, checked by rule, or
 an allauth page listed in ACCOUNT_PAGES); a new URL without an expectation fails this test.
+
+The world (a dossier, its actors, an invitation, an attachment) is built once for the module,
+inside an atomic block that is rolled back when the module ends; every case runs in its own
+savepoint nested in it (``db``: Django's TestCase atomics), so what a case writes (a confirmed
+member, a withdrawn dossier...) is gone before the next one. Cases read the world's rows afresh
+(primary keys, never model instances cached across cases).
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.db import transaction
+from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
 from applications.models import Attachment
 from applications.workflow import Action, transition
-from essms_portal.accounts.models import Role
-from grappes.models import GrappeInvitation
+from essms_portal.accounts.models import Role, User
+from grappes.models import GrappeInvitation, Organisation, OrganisationMember
 from tests.applications.helpers import ars, submitted_dossier
-from tests.conftest import drain
-from tests.factories import OrganisationFactory, UserFactory, confirmed_member
+from tests.conftest import drain, ensure_referential
+from tests.dbstate import assert_unchanged, db_state
+from tests.factories import OrganisationFactory, UserFactory, confirmed_member, verified_email
 
 pytestmark = pytest.mark.django_db
 
 ACTORS = (
     "anonymous",
-    "own_gestionnaire",
-    "other_gestionnaire",
+    "own_gestionnaire",  # confirmed member of the porteur of the world's dossier
+    "other_gestionnaire",  # confirmed member of an unrelated organisation
+    "pending_member",  # asked to join the porteur organisation, not confirmed yet
+    "invited_user",  # holds a verified address invited to the grappe, has not accepted
+    "taking_instructeur",  # the Île-de-France instructeur who took the dossier
+    "instructeur",  # another instructeur of the same region
+    "other_instructeur",  # an instructeur of another region
+    "valideur",
+    "cnsa",
+    "cnsa_2",  # a second CNSA agent
+    "administrator",
+)
+LOGIN = 302  # anonymous users are sent to the login page
+# Gestionnaires outside the dossier: a stranger, a pending member and an invitee who has not
+# accepted are all outside it.
+OUTSIDERS = ("other_gestionnaire", "pending_member", "invited_user")
+BACK_OFFICE = (
+    "taking_instructeur",
     "instructeur",
     "other_instructeur",
     "valideur",
     "cnsa",
+    "cnsa_2",
     "administrator",
 )
-LOGIN = 302  # anonymous users are sent to the login page
+APPLICANTS = ("own_gestionnaire", *OUTSIDERS)
+
+
+def _matrix(cells: dict[str, int]) -> dict[str, int]:
+    """An expectation for every actor; fails at import when one is missing."""
+    assert set(cells) == set(ACTORS), set(ACTORS) ^ set(cells)
+    return cells
+
+
+def _back_office_scope(method: str, **overrides: int) -> tuple[str, dict[str, int]]:
+    """Back-office pages of the world's (Île-de-France) dossier: 200 in scope, 404 for the
+    other region's instructeur, 403 for every applicant."""
+    return method, _matrix(
+        {
+            "anonymous": LOGIN,
+            **dict.fromkeys(APPLICANTS, 403),
+            **dict.fromkeys(BACK_OFFICE, 200),
+            "other_instructeur": 404,
+            **overrides,
+        }
+    )
+
 
 # name: (method, {actor: expected status})
 EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
-    "home": ("get", dict.fromkeys(ACTORS, 200)),
-    "healthz": ("get", dict.fromkeys(ACTORS, 200)),
-    "applications:queue": (
-        "get",
-        {
-            "anonymous": LOGIN,
-            "own_gestionnaire": 403,
-            "other_gestionnaire": 403,
-            "instructeur": 200,
-            "other_instructeur": 200,
-            "valideur": 200,
-            "cnsa": 200,
-            "administrator": 200,
-        },
-    ),
-    "applications:review": (
-        "get",
-        {
-            "anonymous": LOGIN,
-            "own_gestionnaire": 403,
-            "other_gestionnaire": 403,
-            "instructeur": 200,
-            "other_instructeur": 404,
-            "valideur": 200,
-            "cnsa": 200,
-            "administrator": 200,
-        },
-    ),
-    "applications:ranking": (
-        "get",
-        {
-            "anonymous": LOGIN,
-            "own_gestionnaire": 403,
-            "other_gestionnaire": 403,
-            "instructeur": 200,
-            "other_instructeur": 404,
-            "valideur": 200,
-            "cnsa": 200,
-            "administrator": 200,
-        },
-    ),
+    "home": ("get", _matrix(dict.fromkeys(ACTORS, 200))),
+    "healthz": ("get", _matrix(dict.fromkeys(ACTORS, 200))),
+    "applications:queue": _back_office_scope("get", other_instructeur=200),
+    "applications:review": _back_office_scope("get"),
+    "applications:ranking": _back_office_scope("get"),
 }
-# POST-only instruction views, posted empty: the instructeur of the region gets the form back
-# (400) or a redirect after a no-op save (302); everyone else is refused.
+# POST-only instruction views, posted empty: the instructeurs of the region get the form back
+# (400) or a redirect after a no-op save (302), whether or not they took the dossier; everyone
+# else is refused.
 INSTRUCT_POSTS = {
     "applications:assign": 302,
     "applications:add_note": 400,
@@ -91,67 +108,62 @@ INSTRUCT_POSTS = {
     "applications:save_proposal": 400,
 }
 for _name, _own in INSTRUCT_POSTS.items():
-    EXPECTED[_name] = (
+    EXPECTED[_name] = _back_office_scope(
         "post",
-        {
-            "anonymous": LOGIN,
-            "own_gestionnaire": 403,
-            "other_gestionnaire": 403,
-            "instructeur": _own,
-            "other_instructeur": 404,
-            "valideur": 403,
-            "cnsa": 403,
-            "administrator": 403,
-        },
+        taking_instructeur=_own,
+        instructeur=_own,
+        valideur=403,
+        cnsa=403,
+        cnsa_2=403,
+        administrator=403,
     )
-EXPECTED["applications:act"] = (
+# "take" posted without its form (no version): the region's instructeurs get the form back
+# (400); deciders and administrators may never take a dossier (403, the same predicate as the
+# workflow's); the workflow decides on a valid post (tests/applications).
+EXPECTED["applications:act"] = _back_office_scope(
     "post",
-    {
-        "anonymous": LOGIN,
-        "own_gestionnaire": 403,
-        "other_gestionnaire": 403,
-        "instructeur": 400,
-        "other_instructeur": 404,
-        "valideur": 400,
-        "cnsa": 400,
-        "administrator": 400,
-    },
+    taking_instructeur=400,
+    instructeur=400,
+    valideur=403,
+    cnsa=403,
+    cnsa_2=403,
+    administrator=403,
 )
 
-BACK_OFFICE = ("instructeur", "other_instructeur", "valideur", "cnsa", "administrator")
 
-
-def _applicant(method: str, own: int, other: int = 404) -> tuple[str, dict[str, int]]:
-    """Applicant pages: the dossier's gestionnaire, 404 for another one, 403 for back office."""
-    return method, {
-        "anonymous": LOGIN,
-        "own_gestionnaire": own,
-        "other_gestionnaire": other,
-        **dict.fromkeys(BACK_OFFICE, 403),
-    }
+def _applicant(
+    method: str, own: int, outsiders: int = 404, **overrides: int
+) -> tuple[str, dict[str, int]]:
+    """Applicant pages: the dossier's gestionnaire gets ``own``; a stranger, a pending member
+    and an invitee who has not accepted get ``outsiders``; the back office 403."""
+    return method, _matrix(
+        {
+            "anonymous": LOGIN,
+            "own_gestionnaire": own,
+            **dict.fromkeys(OUTSIDERS, outsiders),
+            **dict.fromkeys(BACK_OFFICE, 403),
+            **overrides,
+        }
+    )
 
 
 EXPECTED.update(
     {
-        "organisations:home": (
-            "get",
-            {
-                "anonymous": LOGIN,
-                "own_gestionnaire": 200,
-                "other_gestionnaire": 200,
-                **dict.fromkeys(BACK_OFFICE, 302),
-            },
-        ),
+        "organisations:home": _applicant("get", 200, 200, **dict.fromkeys(BACK_OFFICE, 302)),
         "organisations:join": _applicant("get", 200, 200),
-        "organisations:detail": _applicant("get", 200),
+        # A pending member sees their own request (the organisation's public identity).
+        "organisations:detail": _applicant("get", 200, pending_member=200),
         "organisations:member_confirm": _applicant("post", 302),
         "organisations:grappe_create": _applicant("get", 200),
         "organisations:grappe": _applicant("get", 200),
         "organisations:membership_remove": _applicant("post", 302),
-        "organisations:invitation": _applicant("get", 200, 200),  # the token is the secret
+        "organisations:invitation": _applicant("get", 200, 200),  # the page says who may join
         "organisations:grappe_join": _applicant("get", 200, 200),
         # The FINESS lookup API answers every signed-in user (404 here: number not in referential).
-        "grappes:finess_lookup": ("get", {**dict.fromkeys(ACTORS, 404), "anonymous": LOGIN}),
+        "grappes:finess_lookup": (
+            "get",
+            _matrix({**dict.fromkeys(ACTORS, 404), "anonymous": LOGIN}),
+        ),
         "organisations:join_decide": _applicant("post", 404),
         "dossiers:create": _applicant("get", 200),
         "dossiers:detail": _applicant("get", 200),
@@ -163,18 +175,8 @@ EXPECTED.update(
         "dossiers:answer": _applicant("post", 302),
         "dossiers:withdraw": _applicant("post", 302),
         # Files are served to the dossier's applicants and to its back-office scope only.
-        "dossiers:download": (
-            "get",
-            {
-                "anonymous": LOGIN,
-                "own_gestionnaire": 200,
-                "other_gestionnaire": 404,
-                "instructeur": 200,
-                "other_instructeur": 404,
-                "valideur": 200,
-                "cnsa": 200,
-                "administrator": 200,
-            },
+        "dossiers:download": _back_office_scope(
+            "get", own_gestionnaire=200, **dict.fromkeys(OUTSIDERS, 404)
         ),
     }
 )
@@ -225,25 +227,60 @@ def test_every_named_url_has_an_expectation():
     assert forgotten == set()
 
 
-@pytest.fixture
-def world():
+@contextmanager
+def _rolled_back_atomic(django_db_blocker: Any) -> Iterator[None]:
+    """An atomic block on the default connection, entered now and always rolled back on exit.
+
+    Database access is unblocked only to enter and to leave it: tests in between get theirs
+    from ``db``, whose atomics (Django's TestCase) nest in it as savepoints.
+    """
+    block = transaction.atomic()
+    with django_db_blocker.unblock():
+        block.__enter__()
+    try:
+        yield
+    finally:
+        with django_db_blocker.unblock():
+            transaction.set_rollback(True)
+            block.__exit__(None, None, None)
+
+
+@dataclass(frozen=True)
+class World:
+    users: dict[str, int | None]  # actor: primary key of their user (None: anonymous)
+    kwargs: dict[str, dict[str, Any]]  # URL name: its reverse() kwargs
+    porteur_pk: int  # the organisation that carries the dossier
+
+
+def _build_world() -> World:
     application, porteur = submitted_dossier()
-    transition(application, action=Action.TAKE, by=ars(Role.ARS_INSTRUCTEUR))
+    taking = ars(Role.ARS_INSTRUCTEUR)
+    transition(application=application, action=Action.TAKE, by=taking)
     application.refresh_from_db()
     other = UserFactory()
     confirmed_member(other, OrganisationFactory())
+    pending = UserFactory()
+    OrganisationMember.objects.create(user=pending, organisation=application.grappe.porteur)
+    invited = UserFactory(email="invite@example.fr")
+    verified_email(invited)
+    confirmed_member(invited, OrganisationFactory())
     users = {
         "anonymous": None,
         "own_gestionnaire": porteur,
         "other_gestionnaire": other,
+        "pending_member": pending,
+        "invited_user": invited,
+        "taking_instructeur": taking,
         "instructeur": ars(Role.ARS_INSTRUCTEUR),
         "other_instructeur": ars(Role.ARS_INSTRUCTEUR, region="84"),
         "valideur": ars(Role.ARS_VALIDEUR),
         "cnsa": UserFactory(role=Role.CNSA_AGENT),
+        "cnsa_2": UserFactory(role=Role.CNSA_AGENT),
         "administrator": UserFactory(role=Role.ADMINISTRATOR, is_staff=True, is_superuser=True),
     }
+    assert set(users) == set(ACTORS)
     organisation = application.grappe.porteur
-    member = organisation.members.get(user=porteur)
+    member = organisation.members.get(user=pending)  # a request to confirm
     invitation = GrappeInvitation.objects.create(
         grappe=application.grappe,
         email="invite@example.fr",
@@ -261,6 +298,7 @@ def world():
         uploaded_by=porteur,
     )
     membership = application.grappe.memberships.first()
+    assert membership is not None
     kwargs = {
         "organisations:detail": {"pk": organisation.pk},
         "organisations:member_confirm": {"pk": organisation.pk, "member_pk": member.pk},
@@ -292,18 +330,43 @@ def world():
         "applications:ranking": {"pk": application.call_id},
         "applications:act": {"pk": application.pk, "action": "take"},
         **{name: {"pk": application.pk} for name in INSTRUCT_POSTS},
+        # The decision URLs that need no issued decision (see ``decision_url`` for the others).
+        "decisions:verify": {},
+        "decisions:issue": {"pk": application.pk},
+        "decisions:data_export": {"dataset": "dossiers", "fmt": "csv"},
     }
-    return users, kwargs
+    pks = {actor: None if user is None else user.pk for actor, user in users.items()}
+    return World(users=pks, kwargs=kwargs, porteur_pk=organisation.pk)
+
+
+@pytest.fixture(scope="module")
+def world(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """The world, built once for the module and rolled back when it ends. Files (the
+    attachment, a decision's letter, an export's archive) go to the module's own directory."""
+    location = tmp_path_factory.mktemp("url_matrix") / "private"
+    storages = {
+        **settings.STORAGES,
+        "default": {**settings.STORAGES["default"], "OPTIONS": {"location": str(location)}},
+    }
+    with override_settings(STORAGES=storages), _rolled_back_atomic(django_db_blocker):
+        with django_db_blocker.unblock():
+            ensure_referential()  # a flush before this module (live-server tests) emptied it
+            built = _build_world()
+            before = db_state()
+        yield built
+        with django_db_blocker.unblock():
+            assert_unchanged(before)  # every case's writes were rolled back with its savepoint
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 @pytest.mark.parametrize("actor", ACTORS)
 def test_role_url_matrix(client, world, name, actor):
-    users, kwargs = world
     method, expected = EXPECTED[name]
-    if users[actor] is not None:
-        client.force_login(users[actor])
-    url = reverse(name, kwargs=kwargs.get(name))
+    if world.users[actor] is not None:
+        client.force_login(User.objects.get(pk=world.users[actor]))
+    url = reverse(name, kwargs=world.kwargs.get(name))
     response = getattr(client, method)(url)
     if response.streaming:
         drain(response)
@@ -312,11 +375,10 @@ def test_role_url_matrix(client, world, name, actor):
         assert "/comptes/login/" in response["Location"]
 
 
-@pytest.mark.parametrize("actor", ["anonymous", "own_gestionnaire", "instructeur", "cnsa"])
+@pytest.mark.parametrize("actor", [a for a in ACTORS if a != "administrator"])
 def test_admin_is_for_staff_only(client, world, actor):
-    users, _kwargs = world
-    if users[actor] is not None:
-        client.force_login(users[actor])
+    if world.users[actor] is not None:
+        client.force_login(User.objects.get(pk=world.users[actor]))
     for path in ("/admin/", "/admin/applications/application/", "/admin/grappes/structure/"):
         response = client.get(path)
         assert response.status_code == 302, (path, actor)
@@ -330,37 +392,25 @@ def test_admin_is_for_staff_only(client, world, actor):
 
 def _back_office_only(method: str, status: int) -> tuple[str, dict[str, int]]:
     """Back-office pages: every back-office actor gets ``status``, applicants 403."""
-    return method, {
-        "anonymous": LOGIN,
-        "own_gestionnaire": 403,
-        "other_gestionnaire": 403,
-        **dict.fromkeys(BACK_OFFICE, status),
-    }
+    return method, _matrix(
+        {"anonymous": LOGIN, **dict.fromkeys(APPLICANTS, 403), **dict.fromkeys(BACK_OFFICE, status)}
+    )
 
 
 def _export_owner_only() -> tuple[str, dict[str, int]]:
-    """An export job belongs to the CNSA agent who asked for it: 404 for everyone else."""
+    """An export job belongs to the CNSA agent who asked for it: 404 for everyone else, the
+    second CNSA agent included."""
     method, expected = _back_office_only("get", 404)
     return method, {**expected, "cnsa": 200}
 
 
 EXPECTED.update(
     {
-        # Public: says whether the number exists, to anyone.
-        "decisions:verify": ("get", dict.fromkeys(ACTORS, 200)),
+        # Public, no login: the empty number + code form (a number alone shows nothing).
+        "decisions:verify": ("get", _matrix(dict.fromkeys(ACTORS, 200))),
         # The letter: the dossier's applicants and its back-office scope.
-        "decisions:pdf": (
-            "get",
-            {
-                "anonymous": LOGIN,
-                "own_gestionnaire": 200,
-                "other_gestionnaire": 404,
-                "instructeur": 200,
-                "other_instructeur": 404,
-                "valideur": 200,
-                "cnsa": 200,
-                "administrator": 200,
-            },
+        "decisions:pdf": _back_office_scope(
+            "get", own_gestionnaire=200, **dict.fromkeys(OUTSIDERS, 404)
         ),
         "decisions:list": _back_office_only("get", 200),
         "decisions:pending": _back_office_only("get", 200),
@@ -368,20 +418,19 @@ EXPECTED.update(
         "decisions:data_export": _back_office_only("get", 200),
         # Empty filters and nothing to export in the world: a message and a redirect.
         "decisions:export_create": _back_office_only("post", 302),
-        # Only CNSA agents issue; the world's dossier is in review, so the CNSA agent is
+        # Only CNSA agents issue; the world's dossier is in review, so a CNSA agent is
         # redirected with the workflow's refusal.
         "decisions:issue": (
             "post",
-            {
-                "anonymous": LOGIN,
-                "own_gestionnaire": 403,
-                "other_gestionnaire": 403,
-                "instructeur": 403,
-                "other_instructeur": 403,
-                "valideur": 403,
-                "cnsa": 302,
-                "administrator": 403,
-            },
+            _matrix(
+                {
+                    "anonymous": LOGIN,
+                    **dict.fromkeys(APPLICANTS, 403),
+                    **dict.fromkeys(BACK_OFFICE, 403),
+                    "cnsa": 302,
+                    "cnsa_2": 302,
+                }
+            ),
         ),
         "decisions:export_detail": _export_owner_only(),
         "decisions:export_status": _export_owner_only(),
@@ -397,44 +446,47 @@ _NEEDS_DECISION = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _decision_kwargs(request):
-    """Give the decision URLs their arguments in the ``world`` fixture's kwargs. For the URLs
-    that need one, issue a decision on another dossier of the world's porteur, and build an
-    export of it owned by the CNSA agent (only then: issuing renders a PDF)."""
-    name = getattr(getattr(request.node, "callspec", None), "params", {}).get("name", "")
-    if not name.startswith("decisions:"):
+@pytest.fixture(scope="module")
+def decision_url(
+    request: pytest.FixtureRequest, world: World, django_db_blocker: Any
+) -> Iterator[str]:
+    """A decision URL's name; for the URLs that need one, with an issued decision and its
+    export in the world while its cases run.
+
+    The decision is issued on another dossier of the world's porteur, and the export of it is
+    owned by the CNSA agent (only for these URLs: issuing renders a PDF, and an issued decision
+    would give the other decision URLs something to list and export). Module-scoped, it is set
+    up before the cases' ``db`` savepoints, in its own savepoint over the world, rolled back
+    when pytest moves to the next name (it groups the cases of a module-scoped parameter).
+    """
+    name: str = request.param
+    if name not in _NEEDS_DECISION:
+        yield name
         return
-    from applications.decisions import decision_export_build, decision_issue
+    from applications.decisions.services import decision_export_build, decision_issue
     from applications.models import DecisionExport
     from tests.applications.test_decisions import decided_dossier
 
-    request.getfixturevalue("db")
-    users, kwargs = request.getfixturevalue("world")
-    application_pk = kwargs["applications:review"]["pk"]
-    kwargs["decisions:verify"] = {"number": "2023-11-9999"}
-    kwargs["decisions:issue"] = {"pk": application_pk}
-    kwargs["decisions:data_export"] = {"dataset": "dossiers", "fmt": "csv"}
-    if name in _NEEDS_DECISION:
-        # The letter and the archive go to the test's own directory, not the shared storage.
-        location = str(request.getfixturevalue("tmp_path") / "private")
-        settings = request.getfixturevalue("settings")
-        settings.STORAGES = {
-            **settings.STORAGES,
-            "default": {**settings.STORAGES["default"], "OPTIONS": {"location": location}},
-        }
-        porteur = users["own_gestionnaire"].organisation_memberships.get().organisation
-        decision = decision_issue(application=decided_dossier(porteur=porteur), by=users["cnsa"])
-        job = DecisionExport.objects.create(requested_by=users["cnsa"], total=1)
-        job.decisions.add(decision)
-        decision_export_build(job_id=job.pk)
-        kwargs["decisions:pdf"] = {"number": decision.number}
+    with _rolled_back_atomic(django_db_blocker):
+        with django_db_blocker.unblock():
+            cnsa = User.objects.get(pk=world.users["cnsa"])
+            porteur = Organisation.objects.get(pk=world.porteur_pk)
+            decision = decision_issue(application=decided_dossier(porteur=porteur), by=cnsa)
+            job = DecisionExport.objects.create(requested_by=cnsa, total=1)
+            job.decisions.add(decision)
+            decision_export_build(job_id=job.pk)
+        world.kwargs["decisions:pdf"] = {"number": decision.number}
         for job_name in ("export_detail", "export_status", "export_download"):
-            kwargs[f"decisions:{job_name}"] = {"pk": job.pk}
+            world.kwargs[f"decisions:{job_name}"] = {"pk": job.pk}
+        try:
+            yield name
+        finally:
+            for needing in _NEEDS_DECISION:
+                world.kwargs.pop(needing, None)
 
 
-@pytest.mark.parametrize("name", _DECISION_URLS)
+@pytest.mark.parametrize("decision_url", _DECISION_URLS, indirect=True)
 @pytest.mark.parametrize("actor", ACTORS)
-def test_decision_url_matrix(client, world, name, actor):
+def test_decision_url_matrix(client, world, decision_url, actor):
     """The decision URLs, appended after the main matrix was parametrised: the same check."""
-    test_role_url_matrix(client, world, name, actor)
+    test_role_url_matrix(client, world, decision_url, actor)
