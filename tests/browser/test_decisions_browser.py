@@ -12,7 +12,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from playwright.sync_api import expect
 
-from applications import decision_tasks
+from applications.decisions import tasks as decision_tasks
 from applications.decisions.services import decision_export_build, decision_issue
 from applications.models import DecisionExport
 from tests.applications.test_decisions import (  # private_storage: autouse
