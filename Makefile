@@ -36,6 +36,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy .
+	$(VENV)/bin/lint-imports
 
 check: lint typecheck
 	DJANGO_SETTINGS_MODULE=essms_portal.settings.test $(PY) manage.py makemigrations --check --dry-run

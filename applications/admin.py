@@ -12,7 +12,12 @@ from django.http import HttpRequest
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
+from funding.services import quote_for
+from grappes.admin import GrappeAdmin
+from grappes.models import Grappe
+
 from . import models, workflow
+from .instruction.services import call_default_grid
 
 
 @admin.register(models.Campaign)
@@ -73,8 +78,6 @@ class CallAdmin(admin.ModelAdmin):
     ) -> None:
         """A new call without criteria gets the default scoring grid."""
         super().save_related(request, form, formsets, change)  # type: ignore[arg-type]
-        from .instruction.services import call_default_grid
-
         call_default_grid(call=form.instance)  # type: ignore[attr-defined]
 
 
@@ -161,11 +164,12 @@ class ApplicationAdmin(admin.ModelAdmin):
     @admin.display(description="Chiffrage (lecture seule)")
     def quote(self, obj: models.Application) -> SafeString | str:
         """The funding quote computed by the same service as the portal."""
-        from funding.services import quote_for  # imported late: admin loads before rules
 
         if obj.pk is None:
             return "Enregistrez le dossier pour voir son chiffrage."
-        return render_to_string("admin/applications/quote.html", {"quote": quote_for(obj)})
+        return render_to_string(
+            "admin/applications/quote.html", {"quote": quote_for(application=obj)}
+        )
 
     def _apply(
         self, request: HttpRequest, queryset: QuerySet[models.Application], action: str
@@ -175,7 +179,7 @@ class ApplicationAdmin(admin.ModelAdmin):
         for application in queryset:
             try:
                 workflow.transition(
-                    application,
+                    application=application,
                     action=action,
                     by=request.user,  # type: ignore[arg-type]
                     comment="Depuis l'administration",
@@ -333,3 +337,34 @@ class DecisionExportAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+# The grappe's admin page shows its dossiers' quotes: that needs applications and funding, which
+# the referential never imports, so the page is extended from here (registered by grappes.admin,
+# imported above, before this module runs).
+class GrappeWithQuotesAdmin(GrappeAdmin):
+    readonly_fields = (*GrappeAdmin.readonly_fields, "quotes")
+
+    @admin.display(description="Chiffrage des dossiers (lecture seule)")
+    def quotes(self, obj: Grappe) -> SafeString | str:
+        """The quote of each of the grappe's dossiers, from the same funding service."""
+        applications = (
+            list(models.Application.objects.filter(grappe=obj).select_related("call__campaign"))
+            if obj.pk
+            else []
+        )
+        if not applications:
+            return "Aucun dossier pour cette grappe."
+        return SafeString(
+            "".join(
+                render_to_string(
+                    "admin/applications/quote.html",
+                    {"quote": quote_for(application=application), "heading": str(application.call)},
+                )
+                for application in applications
+            )
+        )
+
+
+admin.site.unregister(Grappe)
+admin.site.register(Grappe, GrappeWithQuotesAdmin)

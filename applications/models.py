@@ -12,7 +12,7 @@ from django.db.models import F, Q
 
 from essms_portal.money import euros_field
 
-from .workflow import Action, Status
+from .statuses import DECIDED, NOT_SUBMITTED, Action, Status, ordered
 
 
 class Campaign(models.Model):
@@ -202,13 +202,11 @@ class Application(models.Model):
             ),
             # A dossier past the draft stage has been submitted at some point.
             models.CheckConstraint(
-                condition=Q(status__in=[Status.DRAFT, Status.WITHDRAWN])
-                | Q(submitted_at__isnull=False),
+                condition=Q(status__in=ordered(NOT_SUBMITTED)) | Q(submitted_at__isnull=False),
                 name="application_submitted_has_date",
             ),
             models.CheckConstraint(
-                condition=~Q(status__in=[Status.ACCEPTED, Status.REJECTED, Status.NOTIFIED])
-                | Q(decided_at__isnull=False),
+                condition=~Q(status__in=ordered(DECIDED)) | Q(decided_at__isnull=False),
                 name="application_decided_has_date",
             ),
         ]

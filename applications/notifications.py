@@ -3,10 +3,10 @@ transition's transaction, sent by a worker after commit (``essms_portal.outbox``
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from essms_portal.accounts.models import Role, User
+from essms_portal.emails import email_render
 from essms_portal.outbox import email_queue
+from grappes.models import OrganisationMember
 
 from .models import Application, WorkflowLog
 from .workflow import RECORDED_ACTIONS, Action, Status
@@ -24,12 +24,12 @@ APPLICANT_ACTIONS = frozenset(
 )
 
 
-def applicant_emails(application: Application) -> set[str]:
+def applicant_emails(*, application: Application) -> set[str]:
     """Confirmed members of the organisations taking part in the grappe."""
     return set(
         User.objects.filter(
             organisation_memberships__organisation__grappe_participations__grappe=application.grappe,
-            organisation_memberships__status="confirmed",
+            organisation_memberships__status=OrganisationMember.Status.CONFIRMED,
             is_active=True,
         ).values_list("email", flat=True)
     )
@@ -54,7 +54,7 @@ def recipients_for(entry: WorkflowLog) -> set[str]:
     application = entry.application
     recipients: set[str] = set()
     if entry.action in APPLICANT_ACTIONS:
-        recipients |= applicant_emails(application)
+        recipients |= applicant_emails(application=application)
     if entry.action == Action.PROPOSE:
         recipients |= _deciders_emails(application)
     if entry.action in (Action.RESUBMIT, Action.ACCEPT, Action.REJECT, Action.SEND_BACK) and (
@@ -73,16 +73,15 @@ def notify_transition(*, entry_id: int) -> None:
         pk=entry_id
     )
     application = entry.application
-    status = Status(entry.to_status).label
-    subject = f"Dossier n° {application.pk} — {status}"
-    if entry.action == Action.SUBMIT:
-        subject = f"Accusé de dépôt — dossier n° {application.pk}"
-    body = (
-        f"Bonjour,\n\nLe dossier n° {application.pk} de la grappe « {application.grappe.name} » "
-        f"({application.call.name}) est désormais au statut « {status} » "
-        f"(action : {Action(entry.action).label}, par {entry.actor_email}).\n"
-        + (f"\nCommentaire : {entry.comment}\n" if entry.comment else "")
-        + f"\nConsultez-le sur le portail {settings.PORTAL_NAME}.\n"
+    subject, body = email_render(
+        "workflow_transition",
+        {
+            "application": application,
+            "entry": entry,
+            "status": Status(entry.to_status).label,
+            "action": Action(entry.action).label,
+            "submitted": entry.action == Action.SUBMIT,
+        },
     )
     for email in sorted(recipients_for(entry)):
         email_queue(subject=subject, body=body, recipients=[email])

@@ -7,10 +7,11 @@ action. Organisations, ESSMS and grappes have theirs in ``grappes.permissions``.
 from __future__ import annotations
 
 from essms_portal.accounts.models import Role, User
-from grappes.models import Grappe
+from grappes.models import Grappe, OrganisationMember
 from grappes.permissions import is_porteur_member
 
 from .models import Application
+from .statuses import EDITABLE
 
 
 def can_instruct(user: User, application: Application) -> bool:
@@ -55,16 +56,6 @@ def can_accept(user: User, application: Application) -> bool:
     )
 
 
-def can_act(user: User, application: Application, action: str) -> bool:
-    """Whether ``user`` may take ``action`` (a transition or a recorded act such as a score) on
-    the dossier as it stands: the workflow's table, scope and the guards that do not depend on
-    form input (four eyes, CNSA on a regional call). The review page shows only these actions
-    and forms; the workflow checks everything again when the action is taken."""
-    from .workflow import refusal
-
-    return user.is_authenticated and refusal(application, user, action) is None
-
-
 def can_read_private_notes(user: User, application: Application) -> bool:
     """Every back-office user who can see the dossier; never an applicant."""
     return user.role in (
@@ -90,9 +81,6 @@ def is_back_office(user: User) -> bool:
 # member (who asked to be attached with a public FINESS EJ) can neither read nor write.
 # --------------------------------------------------------------------------------------------
 
-# Statuses in which applicants still edit their dossier (requests, attachments).
-APPLICANT_EDITABLE_STATUSES = ("draft", "complement_requested")
-
 
 def is_participant(user: User, application: Application) -> bool:
     """A confirmed member of an organisation taking part in the dossier's grappe."""
@@ -101,7 +89,8 @@ def is_participant(user: User, application: Application) -> bool:
         and user.role == Role.GESTIONNAIRE
         and (
             application.grappe.organisations.filter(
-                organisation__members__user=user, organisation__members__status="confirmed"
+                organisation__members__user=user,
+                organisation__members__status=OrganisationMember.Status.CONFIRMED,
             ).exists()
         )
     )
@@ -123,22 +112,15 @@ def can_edit_dossier(user: User, application: Application) -> bool:
     """The porteur's confirmed members edit the support requests and the justification, while
     the dossier is a draft or awaits complements. Partners add their ESSMS on the grappe page
     and their documents here (``can_upload_attachment``)."""
-    return application.status in APPLICANT_EDITABLE_STATUSES and is_porteur(user, application)
+    return application.status in EDITABLE and is_porteur(user, application)
 
 
 def can_upload_attachment(user: User, application: Application) -> bool:
     """Confirmed members of any organisation of the grappe add documents (a partner brings the
     share proof of its own ESSMS), while the dossier is a draft or awaits complements."""
-    return application.status in APPLICANT_EDITABLE_STATUSES and is_participant(user, application)
+    return application.status in EDITABLE and is_participant(user, application)
 
 
 def can_post_message(user: User, application: Application) -> bool:
     """Confirmed members of any organisation of the grappe write to the instruction."""
     return is_participant(user, application)
-
-
-def can_applicant_act(user: User, application: Application, action: str) -> bool:
-    """Submit, resubmit and withdraw are the workflow's transitions: the transition table and
-    its scope (:func:`is_porteur`) decide; the guards on content (quote, attachments) explain
-    themselves when the action is tried."""
-    return user.role == Role.GESTIONNAIRE and can_act(user, application, action)

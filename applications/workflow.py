@@ -17,52 +17,33 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-from django.db import models, transaction
+from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
+from essms_portal.accounts.models import User
+from funding.services import quote_for
+
 from .errors import DossierError
-
-if TYPE_CHECKING:
-    from essms_portal.accounts.models import User
-
-    from .models import Application, WorkflowLog
+from .instruction.selectors import application_score, call_envelope_use
+from .models import Application, WorkflowLog
+from .permissions import can_accept, can_decide, can_instruct, can_override_envelope, is_porteur
+from .statuses import (  # noqa: F401  (re-exported: workflow.Status, … are used everywhere)
+    AWAITING_NOTIFICATION,
+    DECIDED,
+    EDITABLE,
+    FUNDED,
+    NOT_SUBMITTED,
+    OPEN_FOR_INSTRUCTION,
+    PAST_DRAFT,
+    Action,
+    Status,
+    ordered,
+)
 
 GENESIS_HASH = "0" * 64
-
-
-class Status(models.TextChoices):
-    """Where a dossier stands."""
-
-    DRAFT = "draft", "Brouillon"
-    SUBMITTED = "submitted", "Déposé"
-    IN_REVIEW = "in_review", "En instruction"
-    COMPLEMENT_REQUESTED = "complement_requested", "Compléments demandés"
-    PROPOSED = "proposed", "Proposition de décision"
-    ACCEPTED = "accepted", "Accepté"
-    REJECTED = "rejected", "Refusé"
-    NOTIFIED = "notified", "Décision notifiée"
-    WITHDRAWN = "withdrawn", "Retiré"
-
-
-class Action(models.TextChoices):
-    """What someone does to a dossier."""
-
-    SUBMIT = "submit", "Déposer"
-    WITHDRAW = "withdraw", "Retirer"
-    TAKE = "take", "Prendre en instruction"
-    ASK_COMPLEMENT = "ask", "Demander des compléments"
-    RESUBMIT = "resubmit", "Renvoyer après compléments"
-    PROPOSE = "propose", "Proposer une décision"
-    ACCEPT = "accept", "Accepter"
-    REJECT = "reject", "Refuser"
-    SEND_BACK = "send_back", "Renvoyer en instruction"
-    NOTIFY = "notify", "Notifier la décision"
-    # Recorded in the log without changing the status (from_status == to_status): see record().
-    SCORE = "score", "Évaluation enregistrée"
-    EDIT_PROPOSAL = "edit_proposal", "Proposition modifiée"
-    ASSIGN = "assign", "Affectation"
 
 
 # Role names (accounts.Role values) kept as plain strings so the table reads as data.
@@ -107,9 +88,7 @@ RECORDS: dict[str, tuple[frozenset[str], frozenset[str], str]] = {
         "instruction, jamais après la proposition de décision.",
     ),
     Action.ASSIGN: (
-        frozenset(
-            {Status.SUBMITTED, Status.IN_REVIEW, Status.COMPLEMENT_REQUESTED, Status.PROPOSED}
-        ),
+        OPEN_FOR_INSTRUCTION,
         REVIEWERS,
         "L'affectation ne se modifie plus une fois la décision prise.",
     ),
@@ -175,11 +154,41 @@ class TransitionContext:
 Guard = Callable[["Application", "User", TransitionContext], str | None]
 
 
-def _guard_submittable(application: Application, by: User, ctx: TransitionContext) -> str | None:
-    """Submit needs a quote without blocking errors and every member's confirmation."""
-    from funding.services import quote_for
+# Attachments every submission needs, submit and resubmit alike: {kind: French phrase}. A share
+# proof is required besides for every ESSMS whose eligible share is below 1 (missing_attachments).
+REQUIRED_ATTACHMENTS = {
+    "convention": "la convention de grappe signée",
+    "quote": "au moins un devis",
+}
 
-    quote = quote_for(application)
+
+def missing_attachments(*, application: Application) -> list[str]:
+    """The required attachments the dossier lacks, as French phrases: the submit guard refuses
+    while any is missing, and the dossier page lists them ("Pièces manquantes")."""
+    present = set(application.attachments.values_list("kind", flat=True))
+    missing = [label for kind, label in REQUIRED_ATTACHMENTS.items() if kind not in present]
+    proofs = set(
+        application.attachments.filter(kind="share_proof").values_list("membership_id", flat=True)
+    )
+    partial = application.grappe.memberships.filter(eligible_share__lt=1).select_related(
+        "structure"
+    )
+    missing += [
+        f"le justificatif de part éligible de {m.structure.name}"
+        for m in partial
+        if m.pk not in proofs
+    ]
+    return missing
+
+
+def _guard_submittable(application: Application, by: User, ctx: TransitionContext) -> str | None:
+    """Every condition of a submission, the first deposit (submit) and the answer to a
+    complement request (resubmit) alike: the required attachments (``missing_attachments``), a
+    quote without blocking errors, and every organisation's confirmed participation."""
+    missing = missing_attachments(application=application)
+    if missing:
+        return "Pièces manquantes : " + " ; ".join(missing) + "."
+    quote = quote_for(application=application)
     if quote.errors:
         return "Le dossier ne peut pas être déposé : le chiffrage comporte des erreurs bloquantes."
     unconfirmed = application.grappe.organisations.filter(confirmed_at__isnull=True)
@@ -226,8 +235,6 @@ def _guard_proposal_complete(
     application: Application, by: User, ctx: TransitionContext
 ) -> str | None:
     """Propose needs a complete review, proposed amounts for every line and a recommendation."""
-    from .instruction.selectors import application_score
-
     if application_score(application=application) is None:
         return "Notez le dossier sur tous les critères de la grille avant de proposer une décision."
     if not application.proposed_amounts.exists():
@@ -239,8 +246,6 @@ def _guard_proposal_complete(
 
 def envelope_exceeded(application: Application) -> bool:
     """Whether accepting the dossier would take the call's accepted total past its envelope."""
-    from .instruction.selectors import call_envelope_use
-
     use = call_envelope_use(call=application.call)
     return use.accepted + application_proposed_total(application) > application.call.envelope
 
@@ -251,8 +256,6 @@ def _guard_cnsa_regional_override(
     """On a regional call the region's valideur decides; a CNSA agent accepts only to override
     the envelope: when the acceptance would exceed it (the written reason is checked by the
     envelope guard)."""
-    from .permissions import can_decide
-
     if can_decide(by, application) or envelope_exceeded(application):
         return None
     return (
@@ -264,9 +267,6 @@ def _guard_cnsa_regional_override(
 
 def _guard_envelope(application: Application, by: User, ctx: TransitionContext) -> str | None:
     """Accepting must fit in the call's envelope, unless a CNSA agent overrides with a reason."""
-    from .instruction.selectors import call_envelope_use
-    from .permissions import can_override_envelope
-
     if not envelope_exceeded(application):
         return None
     if can_override_envelope(by, application) and ctx.override_reason.strip():
@@ -282,8 +282,6 @@ def _guard_envelope(application: Application, by: User, ctx: TransitionContext) 
 
 def application_proposed_total(application: Application) -> int:
     """Sum of the proposed amounts of a dossier, in euros."""
-    from django.db.models import Sum
-
     total = application.proposed_amounts.aggregate(total=Sum("proposed"))["total"]
     return int(total or 0)
 
@@ -310,8 +308,6 @@ def actor_in_scope(application: Application, by: User, action: str | None = None
     ``permissions.can_decide``. Accept: ``permissions.can_accept`` (deciders, and CNSA agents on
     a regional call for an envelope override, see the guards). Notify: CNSA agents, every call.
     Without an action: whether they may instruct or decide at all."""
-    from .permissions import can_accept, can_decide, can_instruct, is_porteur
-
     if by.role == GESTIONNAIRE:
         return is_porteur(by, application)
     if action in INSTRUCTEUR_ACTIONS:
@@ -408,8 +404,6 @@ def entry_digest(
 def _append_log(
     application: Application, *, action: str, from_status: str, by: User, comment: str
 ) -> WorkflowLog:
-    from .models import WorkflowLog
-
     last = application.log_entries.order_by("-id").values_list("entry_hash", flat=True).first()
     previous = last or GENESIS_HASH
     now = timezone.now()
@@ -440,8 +434,6 @@ def _append_log(
 
 def _locked(application: Application, expected_version: int | None) -> Application:
     """The dossier's row, locked until the end of the transaction, at the expected version."""
-    from .models import Application
-
     locked = (
         # of=("self",): lock the dossier only, not the joined call and grappe rows, so
         # transitions of different dossiers of one call never wait on each other.
@@ -457,9 +449,24 @@ def _locked(application: Application, expected_version: int | None) -> Applicati
     return locked
 
 
+class TransitionHook(Protocol):
+    def __call__(self, *, entry_id: int) -> None: ...
+
+
+_transition_hooks: list[TransitionHook] = []
+
+
+def on_transition(hook: TransitionHook) -> None:
+    """Have ``hook(entry_id=…)`` called with the log entry of every transition, inside its
+    transaction. ``applications.apps`` registers ``notifications.notify_transition`` at start-up:
+    the workflow does not import what reacts to it."""
+    if hook not in _transition_hooks:
+        _transition_hooks.append(hook)
+
+
 def transition(
-    application: Application,
     *,
+    application: Application,
     action: str,
     by: User,
     comment: str = "",
@@ -468,7 +475,8 @@ def transition(
 ) -> TransitionResult:
     """Apply ``action`` to the dossier on behalf of ``by``, or raise a TransitionError.
 
-    The people concerned are e-mailed once the transaction commits (``notifications``)."""
+    The transition hooks (:func:`on_transition`; ``notifications`` e-mails the people
+    concerned, once the transaction commits) run inside its transaction."""
     if action in RECORDS:
         raise TransitionNotAllowed(
             f"« {Action(action).label} » ne change pas le statut du dossier : ce n'est pas une "
@@ -489,21 +497,20 @@ def transition(
         now = timezone.now()
         if to_status == Status.SUBMITTED and locked.submitted_at is None:
             locked.submitted_at = now
-        if to_status in (Status.ACCEPTED, Status.REJECTED):
+        if to_status in DECIDED and locked.decided_at is None:
             locked.decided_at = now
         locked.save(update_fields=["status", "version", "submitted_at", "decided_at", "updated_at"])
         entry = _append_log(locked, action=action, from_status=from_status, by=by, comment=comment)
-        from .notifications import notify_transition
-
-        # In the transaction: the e-mails are in the outbox if and only if the transition
-        # commits; they are sent after commit, retried while the broker or SMTP is down.
-        notify_transition(entry_id=entry.pk)
+        # In the transaction: what the hooks record (the e-mails of ``notifications``, in the
+        # outbox) exists if and only if the transition commits.
+        for hook in _transition_hooks:
+            hook(entry_id=entry.pk)
     return TransitionResult(application=locked, entry=entry)
 
 
 def record(
-    application: Application,
     *,
+    application: Application,
     action: str,
     by: User,
     comment: str = "",
@@ -550,3 +557,20 @@ def verify_chain(entries: list[WorkflowLog]) -> WorkflowLog | None:
             return entry
         previous = entry.entry_hash
     return None
+
+
+# Predicates on the workflow's table (the other predicates are in ``permissions``, which this
+# module asks; they live here because they ask the table, scope and guards above).
+def can_act(user: User, application: Application, action: str) -> bool:
+    """Whether ``user`` may take ``action`` (a transition or a recorded act such as a score) on
+    the dossier as it stands: the workflow's table, scope and the guards that do not depend on
+    form input (four eyes, CNSA on a regional call). The review page shows only these actions
+    and forms; the workflow checks everything again when the action is taken."""
+    return user.is_authenticated and refusal(application, user, action) is None
+
+
+def can_applicant_act(user: User, application: Application, action: str) -> bool:
+    """Submit, resubmit and withdraw are the workflow's transitions: the transition table and
+    its scope (:func:`is_porteur`) decide; the guards on content (quote, attachments) explain
+    themselves when the action is tried."""
+    return user.role == GESTIONNAIRE and can_act(user, application, action)

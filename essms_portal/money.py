@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+
+from funding.money import decimal_fr, format_euros
+
+__all__ = ["MAX_EUROS", "decimal_fr", "euros_field", "euros_form_field", "format_euros"]
 
 EURO_DIGITS = 12
 # The largest amount a column holds: every money field, model or form, is bounded by it, so a
@@ -42,9 +45,3 @@ def euros_form_field(label: str, **kwargs: Any) -> forms.IntegerField:
         },
         **kwargs,
     )
-
-
-def format_euros(amount: int | Decimal) -> str:
-    """French display of a whole-euro amount: ``25 000 €`` (narrow no-break space)."""
-    whole = int(Decimal(amount).to_integral_value(rounding=ROUND_FLOOR))
-    return f"{whole:,}".replace(",", "\u202f") + "\u00a0€"

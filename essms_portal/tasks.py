@@ -11,16 +11,13 @@ import logging
 from celery import shared_task
 from django.core.mail import send_mail
 
+from applications.decisions.tasks import decision_exports_resume_stale
+from grappes.tasks import finess_import_jobs_resume
+
 from . import outbox
+from .outbox import send_queued_emails  # noqa: F401  (Celery discovery: declared by the outbox)
 
 logger = logging.getLogger(__name__)
-
-
-@shared_task(ignore_result=True, acks_late=True)
-def send_queued_emails(email_ids: list[int] | None = None) -> int:
-    """Send the outbox e-mails ``email_ids`` (every due one when None) that are still queued;
-    a failure is recorded on the e-mail and retried by the sweep."""
-    return outbox.outbox_send(ids=email_ids)
 
 
 @shared_task(ignore_result=True)
@@ -31,9 +28,6 @@ def sweep(older_than_seconds: float = 60.0, exports_stale_seconds: float = 120.0
 
     Work younger than ``older_than_seconds`` is left to its own task (an export: without a
     heartbeat for ``exports_stale_seconds``)."""
-    from applications.decisions.tasks import decision_exports_resume_stale
-    from grappes.tasks import finess_import_jobs_resume
-
     older_than = datetime.timedelta(seconds=older_than_seconds)
     parts = {
         "emails": lambda: outbox.outbox_sweep(older_than=older_than),

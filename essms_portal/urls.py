@@ -3,6 +3,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from grappes import espace_urls as organisations_urls
+
 from . import views
 
 admin.site.site_header = "ESMS numérique — administration"
@@ -17,6 +19,17 @@ urlpatterns = [
     path("", include("applications.instruction.urls")),
     path("", include("applications.decisions.urls")),
     path("", include("grappes.urls")),
-    path("espace/", include("grappes.espace_urls")),
+    # « Mon espace » shows organisations, grappes and dossiers: its view is the project's, the
+    # rest of the ``organisations`` namespace is the referential's (grappes never imports
+    # applications). One include, so one namespace.
+    path(
+        "espace/",
+        include(
+            (
+                [path("", views.espace_home, name="home"), *organisations_urls.urlpatterns],
+                organisations_urls.app_name,
+            )
+        ),
+    ),
     path("espace/", include("applications.dossiers.urls")),
 ]

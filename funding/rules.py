@@ -6,7 +6,7 @@ Every figure is a :class:`CampaignParameters` field whose default comes from dom
 
 Amounts are whole euros (``int``), computed from ``Decimal`` and rounded down; never floats.
 Messages are French sentences for the gestionnaire; amounts in them are written the French way
-(``25 000 €`` with a narrow no-break space, like ``essms_portal.money.format_euros``).
+(``25 000 €`` with a narrow no-break space, by the one formatter ``funding.money.format_euros``).
 
 It imports nothing from Django or the portal's apps: identifier checks come from the pure
 ``funding.identifiers`` (a contract of import-linter, see docs/architecture.md).
@@ -14,11 +14,13 @@ It imports nothing from Django or the portal's apps: identifier checks come from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import ROUND_FLOOR, Context, Decimal, localcontext
+from typing import TypeVar
 
 from funding.identifiers import finess_error
+from funding.money import decimal_fr, format_euros
 
 ACQUISITION = "acquisition"
 UPGRADE = "upgrade"
@@ -29,10 +31,6 @@ SCOPES = (REGIONAL, NATIONAL)
 
 FIRST_TRANCHE_LABEL = "Première tranche — signature de la convention"
 SECOND_TRANCHE_LABEL = "Seconde tranche — atteinte des cibles d'usage"
-
-# Thousands separator and the space before "€", as in essms_portal.money.format_euros.
-_THOUSANDS = "\u202f"
-_BEFORE_UNIT = "\u00a0"
 
 # Enough digits for any product of a forfait by a share; with floor rounding the product is never
 # rounded up, so flooring it afterwards gives the exact floor (see structure_amount).
@@ -226,16 +224,6 @@ StructureRule = Callable[[StructureInput, StructureContext], Issue | None]
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
-
-
-def euros(amount: int) -> str:
-    """French display of whole euros: ``25 000 €`` (narrow no-break space, no-break space)."""
-    return f"{amount:,}".replace(",", _THOUSANDS) + _BEFORE_UNIT + "€"
-
-
-def decimal_fr(value: Decimal) -> str:
-    """A decimal the French way, for messages: ``0,6``."""
-    return str(value).replace(".", ",")
 
 
 def region_label(code: str, referential: Referential) -> str:
@@ -483,7 +471,7 @@ def cap_request(requested: int, cap: int, *, label: str, finess: str | None) -> 
             errors=(
                 Issue(
                     "NEGATIVE_REQUEST",
-                    f"Le montant demandé pour {label} ({euros(requested)}) ne peut pas être"
+                    f"Le montant demandé pour {label} ({format_euros(requested)}) ne peut pas être"
                     " négatif.",
                     finess,
                 ),
@@ -495,8 +483,8 @@ def cap_request(requested: int, cap: int, *, label: str, finess: str | None) -> 
             warnings=(
                 Issue(
                     "CAPPED",
-                    f"Le montant demandé pour {label} ({euros(requested)}) dépasse le plafond"
-                    f" de {euros(cap)} : {euros(cap)} sont retenus.",
+                    f"Le montant demandé pour {label} ({format_euros(requested)}) dépasse le"
+                    f" plafond de {format_euros(cap)} : {format_euros(cap)} sont retenus.",
                     finess,
                 ),
             ),
@@ -589,6 +577,9 @@ def steering_grant(request: QuoteRequest, *, parameters: CampaignParameters) -> 
 # --------------------------------------------------------------------------------------------
 
 
+R = TypeVar("R", bound=Hashable)
+
+
 def essms_count(structures: Iterable[StructureInput]) -> int:
     """The grappe's size: distinct FINESS numbers (a repeated ESSMS counts once)."""
     return len({structure.finess for structure in structures})
@@ -600,20 +591,34 @@ def grappe_region(structures: Iterable[StructureInput], referential: Referential
     ESSMS in a département without an ARS (region None) or an unknown département do not count.
     A tie goes to the tied region whose first ESSMS appears first in the list: in the portal that
     is the order in which ESSMS joined the grappe, so the answer is stable and explainable.
+    The counting rule itself is :func:`majority_region`.
     """
-    counts: dict[str, int] = {}
     seen: set[str] = set()
+    regions: list[str | None] = []
     for structure in structures:
         if structure.finess in seen:  # a repeated ESSMS counts once, where first listed
             continue
         seen.add(structure.finess)
-        region = referential.departments.get(structure.department)
+        regions.append(referential.departments.get(structure.department))
+    return majority_region(regions)
+
+
+def majority_region(regions: Iterable[R | None]) -> R | None:
+    """Which region a grappe belongs to, from its ESSMS' regions in the order they joined: the
+    region holding most of them; a tie goes to the tied region met first. None (an ESSMS without
+    a region) does not count; no region at all gives None.
+
+    The one home of the rule: :func:`grappe_region` (the quote) and
+    ``applications.selectors.calls_open_for_grappe`` (which regional call a grappe may answer)
+    both ask it."""
+    counts: dict[R, int] = {}
+    for region in regions:
         if region is not None:
             counts[region] = counts.get(region, 0) + 1
     if not counts:
         return None
     # dicts keep first-insertion order and max() returns the first maximum it meets.
-    return max(counts, key=lambda code: counts[code])
+    return max(counts, key=lambda region: counts[region])
 
 
 def regional_minimum(

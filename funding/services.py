@@ -10,6 +10,8 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+from django.db.models import Count, Q
+
 from funding.rules import (
     CallInput,
     CampaignParameters,
@@ -21,9 +23,12 @@ from funding.rules import (
     SupportRequests,
     compute_quote,
 )
+from grappes.models import Departement, FinessCategory, GrappeMembership, Organisation, Region
 
-# Statuses whose grants count as "already funded" for later campaigns.
-FUNDED_STATUSES = ("accepted", "notified")
+# Statuses whose grants count as "already funded" for later campaigns. The single source is
+# ``applications.workflow.FUNDED``; ``funding`` never imports ``applications``, so it keeps this
+# mirror, which tests/applications/test_status_groups.py asserts equal to the source.
+FUNDED_STATUSES = frozenset({"accepted", "notified"})
 
 
 def campaign_parameters(*, campaign: Any) -> CampaignParameters:
@@ -48,8 +53,6 @@ def campaign_parameters(*, campaign: Any) -> CampaignParameters:
 
 def referential_from_db() -> Referential:
     """The referential tables as the rules see them (one query per table)."""
-    from grappes.models import Departement, FinessCategory, Region
-
     return Referential(
         departments=dict(Departement.objects.values_list("code", "region_id")),
         categories=dict(FinessCategory.objects.values_list("code", "casf_item_id")),
@@ -61,8 +64,6 @@ def referential_from_db() -> Referential:
 
 def _already_funded(*, application: Any, finess_numbers: list[str]) -> frozenset[str]:
     """FINESS numbers of the grappe funded by an accepted dossier of another campaign."""
-    from grappes.models import GrappeMembership
-
     funded = GrappeMembership.objects.filter(
         structure__finess__in=finess_numbers,
         grappe__applications__status__in=FUNDED_STATUSES,
@@ -72,10 +73,6 @@ def _already_funded(*, application: Any, finess_numbers: list[str]) -> frozenset
 
 def quote_request_for(*, application: Any) -> QuoteRequest:
     """Build the rules' input from an application, its grappe and its requests."""
-    from django.db.models import Count, Q
-
-    from grappes.models import GrappeMembership, Organisation
-
     memberships = list(
         GrappeMembership.objects.filter(grappe_id=application.grappe_id)
         .select_related("structure__organisation", "structure", "solution")
@@ -122,7 +119,7 @@ def quote_request_for(*, application: Any) -> QuoteRequest:
     )
 
 
-def quote_for(application: Any, *, requests: SupportRequests | None = None) -> QuoteResult:
+def quote_for(*, application: Any, requests: SupportRequests | None = None) -> QuoteResult:
     """The funding quote of an application under its campaign's parameters.
 
     ``requests`` replaces the saved support requests: the live quote of a form being typed."""

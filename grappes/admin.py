@@ -1,10 +1,9 @@
 """Admin for the referential and the grappes: search and filters everywhere."""
 
 from django.contrib import admin
-from django.template.loader import render_to_string
-from django.utils.safestring import SafeString
 
 from . import models
+from .finess.admin import finess_import_urls
 
 
 @admin.register(models.Region)
@@ -101,26 +100,7 @@ class GrappeAdmin(admin.ModelAdmin):
     search_fields = ("name", "porteur__name", "porteur__finess")
     list_filter = ("porteur__departement__region",)
     autocomplete_fields = ("porteur", "created_by")
-    readonly_fields = ("quotes",)
     inlines = (GrappeOrganisationInline, GrappeMembershipInline)
-
-    @admin.display(description="Chiffrage des dossiers (lecture seule)")
-    def quotes(self, obj: models.Grappe) -> SafeString | str:
-        """The quote of each of the grappe's dossiers, from the same funding service."""
-        from funding.services import quote_for  # late import: admin loads before the rules
-
-        applications = list(obj.applications.select_related("call__campaign")) if obj.pk else []
-        if not applications:
-            return "Aucun dossier pour cette grappe."
-        return SafeString(
-            "".join(
-                render_to_string(
-                    "admin/applications/quote.html",
-                    {"quote": quote_for(application), "heading": str(application.call)},
-                )
-                for application in applications
-            )
-        )
 
 
 @admin.register(models.GrappeMembership)
@@ -174,9 +154,6 @@ class FinessImportJobAdmin(admin.ModelAdmin):
     readonly_fields = [field.name for field in models.FinessImportJob._meta.fields]
 
     def get_urls(self):
-        # Late import: the upload pages live in their own module (form, views, templates).
-        from .finess.admin import finess_import_urls
-
         return finess_import_urls(self) + super().get_urls()
 
     def add_view(self, request, form_url="", extra_context=None):

@@ -1,4 +1,6 @@
-"""Applicant URLs for organisations and grappes."""
+"""Applicant URLs for organisations and grappes. The namespace's ``home`` (« Mon espace », which
+also lists dossiers) is added by the root URLconf, ``essms_portal.urls``: grappes never
+imports applications."""
 
 from django.urls import path
 
@@ -7,7 +9,6 @@ from . import espace_views as views
 app_name = "organisations"
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("organisations/rattacher/", views.organisation_join, name="join"),
     path("organisations/<int:pk>/", views.organisation_detail, name="detail"),
     path(

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-from typing import Any
-
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from essms_portal.http import applicant_required
 from essms_portal.http import request_user as _user
 
 from . import permissions, selectors, services
@@ -27,41 +23,9 @@ from .forms import (
 from .models import Grappe, OrganisationMember
 
 
-def applicant_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Reserve a page to gestionnaires (403 for back-office users, who have their own pages)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if _user(request).role != "gestionnaire":
-            raise PermissionDenied("Espace réservé aux gestionnaires.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
 def _form_error(form: object, error: services.ServiceError) -> None:
     """Attach a service refusal to its field (or to the form) so it shows where it belongs."""
     form.add_error(error.field if error.field in form.fields else None, error.message)  # type: ignore[attr-defined]
-
-
-def home(request: HttpRequest) -> HttpResponse:
-    """The applicant's space: organisations, grappes and dossiers."""
-    from applications.selectors import applications_visible_to
-
-    user = _user(request)
-    if user.role != "gestionnaire":
-        return redirect("applications:queue")
-    memberships = selectors.organisation_requests_of(user)
-    return render(
-        request,
-        "espace/home.html",
-        {
-            "title": "Mon espace",
-            "memberships": memberships,
-            "grappes": selectors.grappes_of(user).select_related("porteur"),
-            "applications": applications_visible_to(user).select_related("grappe", "call"),
-        },
-    )
 
 
 @applicant_required
@@ -169,7 +133,7 @@ def grappe_detail(request: HttpRequest, pk: int) -> HttpResponse:
     action is shown when ``grappes.permissions`` allows it, as the service will check."""
     user = _user(request)
     grappe = selectors.grappe_for_member(user=user, pk=pk)
-    mine = selectors.organisations_of(user)
+    mine = selectors.organisations_of(user=user)
     participations = grappe.organisations.select_related("organisation")
     available = selectors.structures_addable_to(grappe=grappe, user=user)
     membership_form = MembershipForm(
@@ -241,7 +205,7 @@ def _grappe_post(
             messages.success(request, f"Invitation envoyée à {invite_form.cleaned_data['email']}.")
         elif kind == "confirm":
             for participation in grappe.organisations.filter(
-                organisation__in=selectors.organisations_of(user), confirmed_at__isnull=True
+                organisation__in=selectors.organisations_of(user=user), confirmed_at__isnull=True
             ):
                 services.grappe_participation_confirm(
                     grappe=grappe, by=user, organisation=participation.organisation
@@ -276,7 +240,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     (verified address) joins at once; anyone else holding the link asks the porteur."""
     user = _user(request)
     invite = selectors.invitation_by_token(token=token)
-    organisations = selectors.organisations_of(user)
+    organisations = selectors.organisations_of(user=user)
     only = organisations.first() if organisations.count() == 1 else None
     form = AcceptInvitationForm(
         request.POST or None, organisations=organisations, initial={"organisation": only}
@@ -324,7 +288,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
 def grappe_join(request: HttpRequest) -> HttpResponse:
     """Grappes still open to new members, and a request to join one."""
     user = _user(request)
-    organisations = selectors.organisations_of(user)
+    organisations = selectors.organisations_of(user=user)
     if request.method == "POST":
         grappe = get_object_or_404(
             selectors.grappes_open_to_join(user=user), pk=request.POST.get("grappe")

@@ -47,25 +47,34 @@ def is_confirmed_member(user: User, organisation: Organisation | int) -> bool:
     ).exists()
 
 
+# The dossier statuses past the draft stage, withdrawn included. The single source is
+# ``applications.workflow.PAST_DRAFT``; the grappes layer may not import ``applications``, so it
+# keeps this mirror, which tests/applications/test_status_groups.py asserts equal to the source.
+# Both questions about a grappe's dossiers ask it: "is the grappe frozen?" (grappe_is_locked) and
+# "may one still ask to join it?" (selectors.grappes_open_to_join).
+DOSSIER_PAST_DRAFT = frozenset(
+    {
+        "submitted",
+        "in_review",
+        "complement_requested",
+        "proposed",
+        "accepted",
+        "rejected",
+        "notified",
+        "withdrawn",
+    }
+)
+
+
 def grappe_is_locked(grappe: Grappe) -> bool:
     """A grappe is frozen once one of its dossiers has left the draft stage (a withdrawn
     dossier included: its grappe stays as it was submitted)."""
-    return grappe.applications.exclude(status="draft").exists()
+    return grappe.applications.filter(status__in=DOSSIER_PAST_DRAFT).exists()
 
 
 # --------------------------------------------------------------------------------------------
 # Organisations
 # --------------------------------------------------------------------------------------------
-
-
-def can_view_organisation(user: User, organisation: Organisation) -> bool:
-    """Confirmed members see the organisation's members and ESSMS."""
-    return is_confirmed_member(user, organisation)
-
-
-def can_view_own_request(user: User, organisation: Organisation) -> bool:
-    """Any member, pending included, sees their own request and the public identity."""
-    return user.is_authenticated and organisation.members.filter(user=user).exists()
 
 
 def can_confirm_member(user: User, member: OrganisationMember) -> bool:

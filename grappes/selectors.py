@@ -35,13 +35,13 @@ def organisation_lookup(*, finess: str) -> Organisation | None:
     return Organisation.objects.filter(finess=finess).first()
 
 
-def organisations_of(user: User) -> QuerySet[Organisation]:
+def organisations_of(*, user: User) -> QuerySet[Organisation]:
     """Organisations the user acts for: **confirmed** memberships only. A pending request
     gives nothing but the request itself (``organisation_requests_of``)."""
     return permissions.confirmed_organisations(user)
 
 
-def organisation_requests_of(user: User) -> QuerySet[OrganisationMember]:
+def organisation_requests_of(*, user: User) -> QuerySet[OrganisationMember]:
     """The user's attachment requests, confirmed or pending, with their organisation."""
     return OrganisationMember.objects.filter(user=user).select_related("organisation")
 
@@ -49,7 +49,7 @@ def organisation_requests_of(user: User) -> QuerySet[OrganisationMember]:
 def organisation_for_member(*, user: User, pk: int) -> Organisation:
     """One organisation the user is a confirmed member of, or 404."""
     try:
-        return organisations_of(user).get(pk=pk)
+        return organisations_of(user=user).get(pk=pk)
     except Organisation.DoesNotExist:
         raise Http404("Organisme introuvable.") from None
 
@@ -64,15 +64,17 @@ def organisation_request_for(*, user: User, pk: int) -> OrganisationMember:
         raise Http404("Organisme introuvable.") from None
 
 
-def grappes_of(user: User) -> QuerySet[Grappe]:
+def grappes_of(*, user: User) -> QuerySet[Grappe]:
     """Grappes in which one of the user's (confirmed) organisations takes part."""
-    return Grappe.objects.filter(organisations__organisation__in=organisations_of(user)).distinct()
+    return Grappe.objects.filter(
+        organisations__organisation__in=organisations_of(user=user)
+    ).distinct()
 
 
 def grappe_for_member(*, user: User, pk: int) -> Grappe:
     """A grappe of the user's confirmed organisations, or 404."""
     try:
-        return grappes_of(user).select_related("porteur").get(pk=pk)
+        return grappes_of(user=user).select_related("porteur").get(pk=pk)
     except Grappe.DoesNotExist:
         raise Http404("Grappe introuvable.") from None
 
@@ -86,21 +88,12 @@ def invitation_by_token(*, token: str) -> GrappeInvitation:
 
 
 def grappes_open_to_join(*, user: User) -> QuerySet[Grappe]:
-    """Grappes an isolated gestionnaire may ask to join: none of its dossiers has been
-    submitted, and the user's organisations are not already in them."""
+    """Grappes an isolated gestionnaire may ask to join: not frozen (none of its dossiers has
+    left the draft stage, withdrawn included: ``permissions.grappe_is_locked``), and the user's
+    organisations are not already in them."""
     return (
-        Grappe.objects.exclude(
-            applications__status__in=[
-                "submitted",
-                "in_review",
-                "complement_requested",
-                "proposed",
-                "accepted",
-                "rejected",
-                "notified",
-            ]
-        )
-        .exclude(organisations__organisation__in=organisations_of(user))
+        Grappe.objects.exclude(applications__status__in=permissions.DOSSIER_PAST_DRAFT)
+        .exclude(organisations__organisation__in=organisations_of(user=user))
         .select_related("porteur__departement__region")
         .distinct()
         .order_by("porteur__departement__region__position", "name")
@@ -112,7 +105,7 @@ def structures_addable_to(*, grappe: Grappe, user: User) -> QuerySet[Structure]:
     in it yet: what the user may add."""
     return (
         Structure.objects.filter(
-            organisation__in=organisations_of(user),
+            organisation__in=organisations_of(user=user),
             eligible=True,
             organisation__grappe_participations__grappe=grappe,
         )

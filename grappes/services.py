@@ -10,15 +10,15 @@ from __future__ import annotations
 import datetime
 import secrets
 from decimal import Decimal
+from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 
 from essms_portal.accounts.models import User
+from essms_portal.emails import email_queue_template
 from essms_portal.identifiers import finess_error
-from essms_portal.outbox import email_queue
+from essms_portal.links import portal_reverse
 
 from . import permissions
 from .models import (
@@ -60,10 +60,11 @@ def _require(allowed: bool, message: str = NOT_ALLOWED) -> None:
         raise NotAllowed(message)
 
 
-def _mail_after_commit(*, subject: str, body: str, recipients: list[str]) -> None:
-    """Record an e-mail in the outbox, in the current transaction: sent after it commits, never
-    for a rolled-back write, retried while the mail server or the broker is down."""
-    email_queue(subject=subject, body=body, recipients=recipients)
+def _mail_after_commit(*, template: str, context: dict[str, Any], recipients: list[str]) -> None:
+    """Record the e-mail ``templates/emails/<template>`` in the outbox, in the current
+    transaction: sent after it commits, never for a rolled-back write, retried while the mail
+    server or the broker is down."""
+    email_queue_template(template, context=context, recipients=recipients)
 
 
 def organisation_join(*, user: User, finess: str) -> OrganisationMember:
@@ -84,12 +85,8 @@ def organisation_join(*, user: User, finess: str) -> OrganisationMember:
         raise ServiceError("Vous êtes déjà rattaché à cet organisme.", "finess")
     confirmed = organisation.members.filter(status=OrganisationMember.Status.CONFIRMED)
     _mail_after_commit(
-        subject=f"Demande de rattachement à {organisation.name}",
-        body=(
-            f"{user.email} demande à agir pour {organisation.name} ({organisation.finess}) "
-            "sur le portail ESMS numérique. Confirmez ou ignorez cette demande depuis votre "
-            "espace."
-        ),
+        template="organisation_join_request",
+        context={"user": user, "organisation": organisation},
         recipients=sorted(confirmed.values_list("user__email", flat=True)),
     )
     return member
@@ -108,11 +105,8 @@ def organisation_member_confirm(*, member: OrganisationMember, by: User) -> None
     member.confirmed_at = timezone.now()
     member.save(update_fields=["status", "confirmed_by", "confirmed_at"])
     _mail_after_commit(
-        subject=f"Rattachement confirmé : {member.organisation.name}",
-        body=(
-            f"Votre rattachement à {member.organisation.name} est confirmé : vous pouvez "
-            "désormais déposer des dossiers pour cet organisme."
-        ),
+        template="organisation_member_confirmed",
+        context={"organisation": member.organisation},
         recipients=[member.user.email],
     )
 
@@ -217,13 +211,13 @@ def grappe_invite(*, grappe: Grappe, email: str, by: User) -> GrappeInvitation:
         invited_by=by,
         expires_at=timezone.now() + datetime.timedelta(days=INVITATION_DAYS),
     )
-    link = reverse("organisations:invitation", args=[invitation.token])
     _mail_after_commit(
-        subject=f"Invitation à rejoindre la grappe « {grappe.name} »",
-        body=(
-            f"{grappe.porteur.name} vous invite à rejoindre la grappe « {grappe.name} » sur le "
-            f"portail {settings.PORTAL_NAME}. Lien valable {INVITATION_DAYS} jours : {link}"
-        ),
+        template="grappe_invitation",
+        context={
+            "grappe": grappe,
+            "days": INVITATION_DAYS,
+            "link": portal_reverse("organisations:invitation", args=[invitation.token]),
+        },
         recipients=[invitation.email],
     )
     return invitation
@@ -396,8 +390,8 @@ def grappe_join_request(
     )
     porteurs = grappe.porteur.members.filter(status=OrganisationMember.Status.CONFIRMED)
     _mail_after_commit(
-        subject=f"Demande d'adhésion à la grappe « {grappe.name} »",
-        body=f"{organisation.name} demande à rejoindre la grappe « {grappe.name} ».\n{message}",
+        template="grappe_join_request",
+        context={"grappe": grappe, "organisation": organisation, "message": message},
         recipients=sorted(porteurs.values_list("user__email", flat=True)),
     )
     return join
@@ -427,9 +421,7 @@ def grappe_join_decide(*, join: GrappeJoinRequest, by: User, accept: bool) -> No
     if accept:
         GrappeOrganisation.objects.get_or_create(grappe=join.grappe, organisation=join.organisation)
     _mail_after_commit(
-        subject=f"Demande d'adhésion à « {join.grappe.name} » : "
-        + ("acceptée" if accept else "refusée"),
-        body=f"Votre demande de rejoindre la grappe « {join.grappe.name} » a été "
-        + ("acceptée." if accept else "refusée."),
+        template="grappe_join_decision",
+        context={"grappe": join.grappe, "accepted": accept},
         recipients=[join.requested_by.email],
     )

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import datetime
 
-from celery import shared_task
 from django.utils import timezone
 
 from essms_portal.outbox import enqueue
 
-from .finess.jobs import finess_import_job_run
+from .finess.jobs import run_finess_import_job
 from .models import FinessImportJob
-
-
-@shared_task
-def run_finess_import_job(job_id: int) -> str:
-    """Import the file of a FINESS import job; returns the job's final status."""
-    return str(finess_import_job_run(job_id=job_id).status)
 
 
 def finess_import_jobs_resume(*, older_than: datetime.timedelta) -> int:

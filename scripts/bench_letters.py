@@ -132,7 +132,7 @@ def bench_batch(size: int) -> None:
 def _bench_batch(size: int) -> None:
     from applications.decisions.services import decision_export_build, decision_issue
     from applications.models import Decision, DecisionExport
-    from tests.applications.test_decisions import cnsa_agent, decided_dossier, roomy_call
+    from tests.applications.helpers import cnsa_agent, decided_dossier, roomy_call
 
     call = roomy_call()
     start = time.perf_counter()

@@ -66,6 +66,20 @@ def drain(response: Any) -> bytes:
     return content
 
 
+@pytest.fixture
+def private_storage(settings: Any, tmp_path: Any) -> Any:
+    """Files stored by the test (letters, archives, uploads) go to its own directory, which
+    pytest removes, not to the shared test storage. Returns that directory."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "private")},
+        },
+    }
+    return tmp_path / "private"
+
+
 def ensure_referential() -> None:
     """Reload the referential (regions, départements, categories) and the site when a
     transactional test before this one flushed them (live-server browser tests do)."""

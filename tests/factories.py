@@ -8,7 +8,8 @@ from decimal import Decimal
 import factory
 from allauth.account.models import EmailAddress
 
-from applications.models import Application, Call, Campaign
+from applications.models import Application, Attachment, Call, Campaign
+from applications.workflow import REQUIRED_ATTACHMENTS
 from essms_portal.accounts.models import Role, User
 from essms_portal.identifiers import finess_with_key, siren_with_key
 from grappes.models import (
@@ -168,6 +169,27 @@ class ApplicationFactory(factory.django.DjangoModelFactory):
     call = factory.SubFactory(CallFactory)
     requested_procurement = Decimal(0)
     requested_steering = Decimal(0)
+
+
+def required_attachments(application: Application, by: User) -> None:
+    """The attachments the submit guard asks for (``workflow.missing_attachments``): one per
+    required kind and a share proof per ESSMS whose eligible share is below 1. Rows only, no
+    file is stored: enough for the guard, not for a download."""
+    rows = [(kind, None) for kind in REQUIRED_ATTACHMENTS]
+    rows += [
+        ("share_proof", m) for m in application.grappe.memberships.filter(eligible_share__lt=1)
+    ]
+    for kind, membership in rows:
+        Attachment.objects.create(
+            application=application,
+            kind=kind,
+            membership=membership,
+            file=f"tests/{kind}.pdf",
+            original_name=f"{kind}.pdf",
+            content_type="application/pdf",
+            size=13,
+            uploaded_by=by,
+        )
 
 
 def grappe_with_structures(

@@ -465,7 +465,7 @@ def decision_url(
         return
     from applications.decisions.services import decision_export_build, decision_issue
     from applications.models import DecisionExport
-    from tests.applications.test_decisions import decided_dossier
+    from tests.applications.helpers import decided_dossier
 
     with _rolled_back_atomic(django_db_blocker):
         with django_db_blocker.unblock():

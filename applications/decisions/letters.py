@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from django.template.loader import render_to_string
+from django.utils import translation
+from django.utils.formats import date_format
+from num2words import num2words
 
 from essms_portal.money import format_euros
 
@@ -29,20 +32,6 @@ MARIANNE_FONTS = {
     "regular": "dsfr/dist/fonts/Marianne-Regular.woff2",
     "bold": "dsfr/dist/fonts/Marianne-Bold.woff2",
 }
-MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 
 
 # --------------------------------------------------------------------------------------------
@@ -66,100 +55,21 @@ def snapshot_fingerprint(snapshot: dict[str, Any]) -> str:
 
 
 def french_date(iso: str) -> str:
-    """``2023-06-01`` as ``1er juin 2023``."""
+    """``2023-06-01`` as ``1er juin 2023``: Django's French localisation (``j F Y``), with the
+    ordinal ``1er`` for the first of the month as French administrative letters write it
+    (Django's format has no ordinal for it)."""
     day = datetime.date.fromisoformat(iso)
-    first = "1er" if day.day == 1 else str(day.day)
-    return f"{first} {MONTHS[day.month - 1]} {day.year}"
-
-
-_UNITS = (
-    "zéro",
-    "un",
-    "deux",
-    "trois",
-    "quatre",
-    "cinq",
-    "six",
-    "sept",
-    "huit",
-    "neuf",
-    "dix",
-    "onze",
-    "douze",
-    "treize",
-    "quatorze",
-    "quinze",
-    "seize",
-    "dix-sept",
-    "dix-huit",
-    "dix-neuf",
-)
-_TENS = {2: "vingt", 3: "trente", 4: "quarante", 5: "cinquante", 6: "soixante"}
-
-
-def _below_100(n: int, *, final: bool) -> str:
-    """0 < n < 100. ``final``: nothing follows (``quatre-vingts`` then takes its s)."""
-    if n < 20:
-        return _UNITS[n]
-    tens, unit = divmod(n, 10)
-    if tens in (7, 9):  # soixante-dix…, quatre-vingt-dix…: base 60 or 80 plus 10 to 19
-        base = "soixante" if tens == 7 else "quatre-vingt"
-        rest = 10 + unit
-        joiner = " et " if (tens == 7 and unit == 1) else "-"
-        return f"{base}{joiner}{_UNITS[rest]}"
-    if tens == 8:
-        return (
-            ("quatre-vingts" if final else "quatre-vingt")
-            if unit == 0
-            else (f"quatre-vingt-{_UNITS[unit]}")
-        )
-    word = _TENS[tens]
-    if unit == 0:
-        return word
-    if unit == 1:
-        return f"{word} et un"
-    return f"{word}-{_UNITS[unit]}"
-
-
-def _below_1000(n: int, *, final: bool) -> str:
-    """0 < n < 1000, traditional spelling (``deux cents``, ``deux cent mille``)."""
-    hundreds, rest = divmod(n, 100)
-    parts: list[str] = []
-    if hundreds:
-        if hundreds == 1:
-            parts.append("cent")
-        else:
-            plural = rest == 0 and final
-            parts.append(f"{_UNITS[hundreds]} cent{'s' if plural else ''}")
-    if rest:
-        parts.append(_below_100(rest, final=final))
-    return " ".join(parts)
+    with translation.override("fr"):
+        text = date_format(day, "j F Y")
+    return f"1er{text[1:]}" if day.day == 1 else text
 
 
 def number_in_words(n: int) -> str:
-    """A whole number (0 ≤ n < 10¹²) in French words, traditional spelling.
-
-    ``vingt`` and ``cent`` take an s when multiplied and ending the number, or before
-    ``millions``/``milliards`` (nouns), never before ``mille`` (invariable)."""
+    """A whole number (0 ≤ n < 10¹²) in French words, traditional spelling (``deux cents``,
+    ``quatre-vingt mille``, ``deux cent vingt-cinq mille``), by num2words."""
     if n < 0 or n >= 10**12:
         raise ValueError("Montant hors limites (0 à 999 999 999 999).")
-    if n == 0:
-        return "zéro"
-    billions, rest = divmod(n, 10**9)
-    millions, rest = divmod(rest, 10**6)
-    thousands, units = divmod(rest, 1000)
-    parts: list[str] = []
-    if billions:
-        word = _below_1000(billions, final=True)
-        parts.append(f"{word} milliard{'s' if billions > 1 else ''}")
-    if millions:
-        word = _below_1000(millions, final=True)
-        parts.append(f"{word} million{'s' if millions > 1 else ''}")
-    if thousands:
-        parts.append("mille" if thousands == 1 else f"{_below_1000(thousands, final=False)} mille")
-    if units:
-        parts.append(_below_1000(units, final=True))
-    return " ".join(parts)
+    return str(num2words(n, lang="fr"))
 
 
 def euros_in_words(amount: int) -> str:

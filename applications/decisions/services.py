@@ -22,11 +22,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from celery import shared_task
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Count, QuerySet
+from django.db.models import QuerySet
 from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.urls import reverse
@@ -34,7 +35,11 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from essms_portal.accounts.models import Role, User
-from essms_portal.outbox import email_queue, enqueue_after_commit
+from essms_portal.emails import email_queue_template
+from essms_portal.links import portal_reverse, portal_url
+from essms_portal.outbox import enqueue_after_commit
+from funding.rules import tranches
+from funding.services import campaign_parameters
 from grappes.models import GrappeMembership, Organisation, ProjectType
 
 from ..models import (
@@ -50,7 +55,7 @@ from ..models import (
     WorkflowLog,
 )
 from ..selectors import applications_reviewable_by, applications_visible_to
-from ..workflow import Action, Status, transition
+from ..workflow import AWAITING_NOTIFICATION, Action, Status, transition
 from .letters import letter_pdf, snapshot_fingerprint
 
 logger = logging.getLogger(__name__)
@@ -70,7 +75,6 @@ SECOND_TRANCHE_CONDITIONS = (
     "le versement est subordonné à la signature d'un avenant au CPOM ou d'une convention "
     "spécifique.",
 )
-DECIDED_STATUSES = (Status.ACCEPTED, Status.REJECTED)
 PDF_CHUNK = 64 * 1024
 
 
@@ -193,13 +197,6 @@ def verification_url(*, number: str, code: str) -> str:
     return f"{verification_page_url()}?{query}"
 
 
-def portal_url(path: str) -> str:
-    """An absolute URL of the portal from ``PORTAL_BASE_URL`` (e.g.
-    ``https://esms-numerique.example.gouv.fr``; required in production, local address in the
-    demo)."""
-    return f"{settings.PORTAL_BASE_URL.rstrip('/')}{path}"
-
-
 def _motivation(application: Application, outcome: str) -> str:
     """A rejection's motivation: the deciding agent's comment, else the instructeur's."""
     if outcome != Status.REJECTED:
@@ -269,9 +266,6 @@ def decision_snapshot_build(
     verification_code: str,
 ) -> dict[str, Any]:
     """Everything the letter shows, as plain JSON data (frozen in the Decision)."""
-    from funding.rules import tranches
-    from funding.services import campaign_parameters
-
     call = application.call
     campaign = call.campaign
     porteur = application.grappe.porteur
@@ -341,7 +335,9 @@ def decision_issue(*, application: Application, by: User, comment: str = "") -> 
     stored: str | None = None
     try:
         with transaction.atomic():
-            result = transition(application, action=Action.NOTIFY, by=by, comment=comment)
+            result = transition(
+                application=application, action=Action.NOTIFY, by=by, comment=comment
+            )
             locked = result.application
             outcome = result.entry.from_status
             call = Call.objects.select_related("campaign", "region").get(pk=locked.call_id)
@@ -402,25 +398,25 @@ def decision_issue(*, application: Application, by: User, comment: str = "") -> 
 # --------------------------------------------------------------------------------------------
 
 
-def decisions_visible_to(user: User) -> QuerySet[Decision]:
+def decisions_visible_to(*, user: User) -> QuerySet[Decision]:
     """Decisions of the dossiers ``user`` may read (applicants: their grappes'; ARS: their
     region's; CNSA and administrators: all)."""
     return Decision.objects.filter(
-        application__in=applications_visible_to(user).values("pk")
+        application__in=applications_visible_to(user=user).values("pk")
     ).select_related("campaign", "application__call__region")
 
 
-def decisions_exportable_by(user: User) -> QuerySet[Decision]:
+def decisions_exportable_by(*, user: User) -> QuerySet[Decision]:
     """Decisions a back-office user may export: CNSA and administrators all, ARS their region."""
     return Decision.objects.filter(
-        application__in=applications_reviewable_by(user).values("pk")
+        application__in=applications_reviewable_by(user=user).values("pk")
     ).select_related("campaign", "application__call__region", "application__grappe")
 
 
 def decision_for_user(*, user: User, number: str) -> Decision:
     """One decision ``user`` may read, or 404."""
     try:
-        return decisions_visible_to(user).get(number=number)
+        return decisions_visible_to(user=user).get(number=number)
     except Decision.DoesNotExist:
         raise Http404("Décision introuvable.") from None
 
@@ -450,8 +446,8 @@ def decision_pdf_matches(*, decision: Decision, chunks: Iterable[bytes]) -> bool
 def applications_awaiting_decision(*, user: User) -> QuerySet[Application]:
     """Accepted or rejected dossiers of the user's scope whose decision is not issued yet."""
     return (
-        applications_reviewable_by(user)
-        .filter(status__in=DECIDED_STATUSES, decision__isnull=True)
+        applications_reviewable_by(user=user)
+        .filter(status__in=AWAITING_NOTIFICATION, decision__isnull=True)
         .select_related("grappe__porteur", "call__region", "call__campaign")
         .order_by("call__campaign__year", "call__scope", "call__region__position", "pk")
     )
@@ -475,8 +471,6 @@ def decision_export_create(
 ) -> DecisionExport:
     """Record an export job for a fixed set of decisions and queue its task after commit (a
     broker that is down is logged, not raised: the periodic sweep queues the job again)."""
-    from .tasks import build_decision_export
-
     ids = list(decisions.order_by().values_list("pk", flat=True).distinct())
     if not ids:
         raise DecisionError("Aucune décision ne correspond à ces critères : rien à exporter.")
@@ -633,14 +627,13 @@ def decision_export_build(*, job_id: int) -> DecisionExport | None:
 
 def _notify_export_ready(job: DecisionExport) -> None:
     """E-mail the requester that the ZIP can be downloaded (through the outbox)."""
-    url = portal_url(reverse("decisions:export_detail", kwargs={"pk": job.pk}))
-    email_queue(
-        subject=f"Export de décisions n° {job.pk} prêt",
-        body=(
-            f"Bonjour,\n\nL'archive des {job.total} décision(s) demandée le "
-            f"{timezone.localtime(job.created_at):%d/%m/%Y à %H:%M} est prête.\n"
-            f"Téléchargez-la sur {url}\n"
-        ),
+    email_queue_template(
+        "decision_export_ready",
+        context={
+            "job": job,
+            "requested_at": timezone.localtime(job.created_at),
+            "url": portal_reverse("decisions:export_detail", kwargs={"pk": job.pk}),
+        },
         recipients=[job.requested_by.email],
     )
 
@@ -650,8 +643,6 @@ def decision_export_resume_if_stale(
 ) -> bool:
     """Queue the job's task again when it shows no sign of life (worker killed or restarted,
     message lost): the task resumes where the files on disk stop. Returns True if queued."""
-    from .tasks import build_decision_export
-
     if job.status not in (DecisionExport.Status.PENDING, DecisionExport.Status.RUNNING):
         return False
     last = job.heartbeat_at or job.created_at
@@ -666,7 +657,10 @@ def decision_export_resume_if_stale(
     return True
 
 
-def decision_counts_by_outcome(queryset: QuerySet[Decision]) -> dict[str, int]:
-    """Number of decisions per outcome in a (filtered) queryset: one query."""
-    rows = queryset.order_by().values("outcome").annotate(n=Count("pk"))
-    return {row["outcome"]: row["n"] for row in rows}
+# Declared next to the services that queue it; ``applications.decisions.tasks`` re-exports it
+# for Celery's discovery, under the name published messages carry.
+@shared_task(name="applications.decisions.tasks.build_decision_export", acks_late=True)
+def build_decision_export(job_id: int) -> int | None:
+    """Build the ZIP of an export job; returns the number of decisions, None if the job is gone."""
+    job = decision_export_build(job_id=job_id)
+    return job.total if job else None

@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import datetime
 
-from celery import shared_task
-
 from ..models import DecisionExport
-from .services import decision_export_build, decision_export_resume_if_stale
-
-
-@shared_task(acks_late=True)
-def build_decision_export(job_id: int) -> int | None:
-    """Build the ZIP of an export job; returns the number of decisions, None if the job is gone."""
-    job = decision_export_build(job_id=job_id)
-    return job.total if job else None
+from .services import (  # noqa: F401  (Celery discovery: build_decision_export)
+    build_decision_export,
+    decision_export_resume_if_stale,
+)
 
 
 def decision_exports_resume_stale(*, stale_after: datetime.timedelta) -> int:

@@ -6,8 +6,7 @@ Thin views: a scoped selector, a form, one service, a message, a redirect.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any
 
 import django_filters
 from django import forms
@@ -31,26 +30,19 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from essms_portal.accounts.models import Role, User
+from essms_portal.accounts.models import ARS_ROLES, User
+from essms_portal.http import request_user as _user
 from grappes.models import Region
 
 from .. import selectors
+from ..http import back_office
 from ..instruction.filters import queue_filtered
-from ..instruction.views import _user
-from ..instruction.views import back_office as _back_office
 from ..models import Campaign, Decision, DecisionExport
 from ..reporting import dashboard, exports
 from ..workflow import TransitionError
 from . import services as decisions
 
 MAX_VERIFY_UPLOAD = 20 * 1024 * 1024  # 20 Mo
-View = TypeVar("View", bound=Callable[..., HttpResponseBase])
-
-
-def back_office(view: View) -> View:
-    """``views.back_office`` (ARS, CNSA, administrators; 403 otherwise) for views that also
-    return streamed or file responses."""
-    return cast(View, _back_office(cast(Callable[..., HttpResponse], view)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -94,7 +86,7 @@ class DecisionFilter(django_filters.FilterSet):
         super().__init__(*args, **kwargs)
         regions = Region.objects.order_by("position")
         choices = [(decisions.NATIONAL_REGION_KEY, "National (CNSA)")]
-        if user.role in (Role.ARS_INSTRUCTEUR, Role.ARS_VALIDEUR):
+        if user.role in ARS_ROLES:
             regions = regions.filter(code=user.region_id)
             choices = []
         choices += [(r.code, r.name) for r in regions]
@@ -146,7 +138,7 @@ class VerifyForm(forms.Form):
 def _filtered_decisions(request: HttpRequest, data: Any) -> tuple[DecisionFilter, QuerySet]:
     """The user's exportable decisions narrowed by the filters in ``data``."""
     user = _user(request)
-    base = decisions.decisions_exportable_by(user).order_by("-issued_on", "-number")
+    base = decisions.decisions_exportable_by(user=user).order_by("-issued_on", "-number")
     filterset = DecisionFilter(data or None, queryset=base, user=user)
     rows = filterset.qs if filterset.is_bound and filterset.is_valid() else base
     return filterset, rows

@@ -53,8 +53,45 @@ from grappes.models import (
     Region,
     Structure,
 )
+from grappes.permissions import grappe_is_locked
+from grappes.services import (
+    ServiceError,
+    grappe_create,
+    grappe_invite,
+    grappe_membership_add,
+    organisation_join,
+    organisation_member_confirm,
+)
 
+from ..decisions.services import (
+    decision_issue,
+    portal_url,
+    verification_code_display,
+    verification_url,
+)
+from ..dossiers.services import (
+    application_create,
+    application_submit,
+    application_update,
+    attachment_add,
+)
+from ..errors import DossierError
+from ..instruction.selectors import call_envelope_use
+from ..instruction.services import (
+    application_assign,
+    call_default_grid,
+    proposal_lines,
+    proposal_save,
+    review_save,
+)
 from ..models import Application, Call, Campaign, Decision
+from ..workflow import (
+    Action,
+    TransitionError,
+    application_proposed_total,
+    envelope_exceeded,
+    transition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +255,6 @@ def _calls(campaign: Campaign) -> int:
             "envelope": Decimal(16_700_000),
         },
     )
-    from ..instruction.services import call_default_grid
 
     for call in Call.objects.filter(campaign=campaign):
         call_default_grid(call=call)
@@ -388,8 +424,6 @@ def _journey_grappe(
     *, name: str, porteur: Organisation, by: User, structures: list[Structure], description: str
 ) -> Grappe:
     """A grappe led by ``porteur`` with its ESSMS, through ``grappes.services``."""
-    from grappes.services import grappe_create, grappe_membership_add
-
     solutions = list(DuiSolution.objects.filter(segur_referenced=True).order_by("pk"))
     grappe = grappe_create(porteur=porteur, by=by, name=name, description=description)
     for index, structure in enumerate(structures):
@@ -408,13 +442,6 @@ def _journey_submitted(
     *, grappe: Grappe, call: Call, by: User, procurement: int, steering: int
 ) -> Application:
     """The grappe's dossier on ``call``: requests, convention and quote, submitted by ``by``."""
-    from ..dossiers.services import (
-        application_create,
-        application_submit,
-        application_update,
-        attachment_add,
-    )
-
     application = application_create(grappe=grappe, call=call, by=by)
     application_update(
         application=application,
@@ -451,15 +478,7 @@ def _journey_proposed(
 ) -> Application:
     """Taken, assigned, scored, proposed amounts entered (as computed) and proposed, by one
     instructeur: each act logged by the services."""
-    from ..instruction.services import (
-        application_assign,
-        proposal_lines,
-        proposal_save,
-        review_save,
-    )
-    from ..workflow import Action, transition
-
-    transition(application, action=Action.TAKE, by=instructeur)
+    transition(application=application, action=Action.TAKE, by=instructeur)
     application.refresh_from_db()
     application_assign(application=application, assignee=instructeur, by=instructeur)
     criteria = list(application.call.criteria.order_by("position", "pk"))
@@ -481,7 +500,7 @@ def _journey_proposed(
         expected_version=application.version,
     )
     application.refresh_from_db()
-    transition(application, action=Action.PROPOSE, by=instructeur)
+    transition(application=application, action=Action.PROPOSE, by=instructeur)
     application.refresh_from_db()
     return application
 
@@ -492,9 +511,6 @@ def _regional_call(region: str) -> Call:
 
 def _journey_notified(accounts: dict[str, User], notes: list[str]) -> None:
     """Accepted by the valideur, decision issued by the CNSA: a letter to check on /verifier/."""
-    from ..decisions.services import decision_issue
-    from ..workflow import Action, transition
-
     porteur = accounts["porteur@demo.esms.fr"]
     horizon = _horizon()
     grappe = _journey_grappe(
@@ -515,7 +531,7 @@ def _journey_notified(accounts: dict[str, User], notes: list[str]) -> None:
         motivation="Projet complet : gouvernance établie, solution référencée Ségur, budget "
         "conforme aux forfaits.",
     )
-    transition(application, action=Action.ACCEPT, by=accounts["valideur@demo.esms.fr"])
+    transition(application=application, action=Action.ACCEPT, by=accounts["valideur@demo.esms.fr"])
     try:
         decision_issue(application=application, by=accounts["cnsa@demo.esms.fr"])
     except (ImportError, OSError) as error:  # WeasyPrint's system libraries are missing
@@ -528,8 +544,6 @@ def _journey_notified(accounts: dict[str, User], notes: list[str]) -> None:
 
 def _journey_refused(accounts: dict[str, User], notes: list[str]) -> None:
     """Refused by the valideur; its decision waits for the CNSA to issue it."""
-    from ..workflow import Action, transition
-
     membre = accounts["membre@demo.esms.fr"]
     tilleuls = _tilleuls()
     grappe = _journey_grappe(
@@ -551,7 +565,7 @@ def _journey_refused(accounts: dict[str, User], notes: list[str]) -> None:
         "d'usage et le calendrier de déploiement n'est pas établi.",
     )
     transition(
-        application,
+        application=application,
         action=Action.REJECT,
         by=accounts["valideur@demo.esms.fr"],
         comment="Les engagements d'usage du DUI (MSSanté, DMP) ne sont ni chiffrés ni suivis : "
@@ -584,9 +598,6 @@ def _journey_exceeding(accounts: dict[str, User], notes: list[str]) -> None:
         "l'enveloppe régionale.",
     )
     # The call's envelope: what is accepted there plus a headroom smaller than this dossier.
-    from ..instruction.selectors import call_envelope_use
-    from ..workflow import application_proposed_total, envelope_exceeded
-
     use = call_envelope_use(call=call)
     assert application_proposed_total(application) > EXCEEDING_HEADROOM
     envelope = ((use.accepted + EXCEEDING_HEADROOM) / 100_000).to_integral_value(ROUND_CEILING)
@@ -648,17 +659,12 @@ def _journey_national(accounts: dict[str, User], notes: list[str]) -> None:
 
 def _journey_member_request(accounts: dict[str, User], notes: list[str]) -> None:
     """nouveau@ asks to act for Association Horizon: pending until porteur@ confirms."""
-    from grappes.services import organisation_join
-
     organisation_join(user=accounts["nouveau@demo.esms.fr"], finess=_horizon().finess)
 
 
 def _journey_invitation(accounts: dict[str, User], notes: list[str]) -> None:
     """invite@, confirmed member of the CCAS of Montreuil (confirmed by the administrator), is
     invited by porteur@ to the draft's grappe."""
-    from grappes.permissions import grappe_is_locked
-    from grappes.services import grappe_invite, organisation_join, organisation_member_confirm
-
     invite = accounts["invite@demo.esms.fr"]
     montreuil = _montreuil()
     if not montreuil.structures.exists():
@@ -729,12 +735,6 @@ def pending_invitation() -> GrappeInvitation | None:
 @transaction.atomic
 def seed_small() -> DemoSummary:
     """Load the small demo dataset; a second run creates nothing."""
-    from grappes.services import ServiceError
-
-    from ..decisions.services import portal_url, verification_code_display, verification_url
-    from ..errors import DossierError
-    from ..workflow import TransitionError
-
     created = False
     accounts: dict[str, User] = {}
     for email, role, region, title in DEMO_ACCOUNTS:

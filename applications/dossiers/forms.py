@@ -6,11 +6,12 @@ from collections.abc import Sequence
 
 from django import forms
 
-from essms_portal.money import euros_form_field
+from essms_portal.money import euros_form_field, format_euros
+from essms_portal.uploads import validate_upload
 from grappes.models import GrappeMembership, Organisation
 
 from ..forms import VersionedForm
-from ..models import Call
+from ..models import Attachment, Call, Campaign
 
 
 class CreateApplicationForm(forms.Form):
@@ -24,18 +25,11 @@ class CreateApplicationForm(forms.Form):
 
 
 class ApplicationForm(VersionedForm):
-    """Support requests; one hardware field per gestionnaire of the grappe."""
+    """Support requests; one hardware field per gestionnaire of the grappe. The caps in the help
+    texts are the dossier's campaign's (``campaign``), never literals."""
 
-    procurement = euros_form_field(
-        "Passation du marché demandée (€)",
-        initial=0,
-        help_text="Plafond : 15 000 € par grappe.",
-    )
-    steering = euros_form_field(
-        "Pilotage demandé (€)",
-        initial=0,
-        help_text="Plafond : 100 000 € par grappe.",
-    )
+    procurement = euros_form_field("Passation du marché demandée (€)", initial=0)
+    steering = euros_form_field("Pilotage demandé (€)", initial=0)
     justification = forms.CharField(
         label="Justification des accompagnements demandés",
         widget=forms.Textarea(attrs={"rows": 4}),
@@ -44,16 +38,30 @@ class ApplicationForm(VersionedForm):
     )
 
     def __init__(
-        self, *args: object, organisations: Sequence[Organisation], **kwargs: object
+        self,
+        *args: object,
+        organisations: Sequence[Organisation],
+        campaign: Campaign,
+        **kwargs: object,
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.organisations = organisations
+        self.fields[
+            "procurement"
+        ].help_text = f"Plafond : {format_euros(campaign.procurement_cap)} par grappe."
+        self.fields[
+            "steering"
+        ].help_text = f"Plafond : {format_euros(campaign.steering_cap)} par grappe."
+        hardware_help = (
+            f"Plafond : {format_euros(campaign.hardware_cap)} par gestionnaire de moins de "
+            f"{campaign.small_gestionnaire_max_essms + 1} ESSMS."
+        )
         for organisation in organisations:
             self.fields[f"hardware_{organisation.pk}"] = euros_form_field(  # type: ignore[attr-defined]
                 f"Matériel — {organisation.name} (€)",
                 initial=0,
                 required=False,
-                help_text="Plafond : 20 000 € par gestionnaire de moins de 15 ESSMS.",
+                help_text=hardware_help,
             )
 
     def hardware(self) -> dict[int, int]:
@@ -75,15 +83,11 @@ class AttachmentForm(forms.Form):
     )
 
     def __init__(self, *args: object, memberships: object, **kwargs: object) -> None:
-        from ..models import Attachment
-
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["kind"].choices = Attachment.Kind.choices  # type: ignore[attr-defined]
         self.fields["membership"].queryset = memberships  # type: ignore[attr-defined]
 
     def clean_file(self) -> object:
-        from essms_portal.uploads import validate_upload
-
         upload = self.cleaned_data["file"]
         validate_upload(upload)
         return upload

@@ -25,22 +25,16 @@ from ..models import (
     Message,
 )
 from ..selectors import calls_open, calls_open_for_grappe
-from ..workflow import Action, StaleApplication, transition
+from ..workflow import EDITABLE, Action, StaleApplication, transition
 
 
 @transaction.atomic
 def complement_answer(*, request: ComplementRequest, by: User, answer: str) -> None:
     """The applicant answers a complement request: the dossier goes back to instruction."""
-    transition(request.application, action=Action.RESUBMIT, by=by, comment=answer)
+    transition(application=request.application, action=Action.RESUBMIT, by=by, comment=answer)
     ComplementRequest.objects.filter(pk=request.pk).update(
         answer=answer, answered_at=datetime.datetime.now(tz=datetime.UTC)
     )
-
-
-REQUIRED_ATTACHMENTS = {
-    "convention": "la convention de grappe signée",
-    "quote": "au moins un devis",
-}
 
 
 def application_create(*, grappe: Grappe, call: Call, by: User) -> Application:
@@ -62,9 +56,9 @@ def application_create(*, grappe: Grappe, call: Call, by: User) -> Application:
     return Application.objects.create(grappe=grappe, call=call, created_by=by)
 
 
-def application_is_editable(application: Application) -> bool:
+def application_is_editable(*, application: Application) -> bool:
     """Applicants edit a draft, or a dossier whose complements were requested."""
-    return application.status in permissions.APPLICANT_EDITABLE_STATUSES
+    return application.status in EDITABLE
 
 
 @transaction.atomic
@@ -87,7 +81,7 @@ def application_update(
             "Ce dossier a été modifié entre-temps : vérifiez les montants affichés puis "
             "enregistrez à nouveau."
         )
-    if not application_is_editable(locked):
+    if not application_is_editable(application=locked):
         raise DossierError("Ce dossier est déposé : il n'est plus modifiable.")
     require(
         permissions.can_edit_dossier(by, locked),
@@ -145,31 +139,13 @@ def attachment_add(
     )
 
 
-def missing_attachments(application: Application) -> list[str]:
-    """The required attachment kinds the dossier lacks, as French phrases."""
-    present = set(application.attachments.values_list("kind", flat=True))
-    missing = [label for kind, label in REQUIRED_ATTACHMENTS.items() if kind not in present]
-    proofs = set(
-        application.attachments.filter(kind="share_proof").values_list("membership_id", flat=True)
-    )
-    partial = application.grappe.memberships.filter(eligible_share__lt=1).select_related(
-        "structure"
-    )
-    missing += [
-        f"le justificatif de part éligible de {m.structure.name}"
-        for m in partial
-        if m.pk not in proofs
-    ]
-    return missing
-
-
 @transaction.atomic
 def application_submit(*, application: Application, by: User, expected_version: int) -> None:
-    """Submit the dossier: attachments present, then the workflow's own guards."""
-    missing = missing_attachments(application)
-    if missing:
-        raise DossierError("Pièces manquantes : " + " ; ".join(missing) + ".")
-    transition(application, action=Action.SUBMIT, by=by, expected_version=expected_version)
+    """Submit the dossier: every condition (attachments, quote, confirmations) is the
+    workflow's submit guard, the same for a resubmission (``workflow._guard_submittable``)."""
+    transition(
+        application=application, action=Action.SUBMIT, by=by, expected_version=expected_version
+    )
 
 
 def message_post(*, application: Application, by: User, text: str) -> object:

@@ -15,11 +15,12 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from essms_portal.http import applicant_required
 from essms_portal.http import request_user as _user
 from essms_portal.money import EURO_DIGITS, MAX_EUROS
+from essms_portal.uploads import served_name
 from funding.rules import SupportRequests
 from funding.services import quote_for
-from grappes.espace_views import applicant_required
 from grappes.models import Organisation
 from grappes.selectors import grappe_for_member
 
@@ -28,7 +29,14 @@ from ..errors import DossierError
 from ..forms import MessageForm, VersionedForm
 from ..models import Application, Attachment, Decision
 from ..selectors import applications_visible_to, calls_open_for_grappe
-from ..workflow import Action, TransitionError, transition
+from ..workflow import (
+    EDITABLE,
+    Action,
+    TransitionError,
+    can_applicant_act,
+    missing_attachments,
+    transition,
+)
 from . import services
 from .forms import (
     ApplicationForm,
@@ -42,7 +50,7 @@ def _dossier(request: HttpRequest, pk: int) -> Application:
     """A dossier of the user's grappes, or 404."""
     try:
         return (
-            applications_visible_to(_user(request))
+            applications_visible_to(user=_user(request))
             .select_related("grappe__porteur", "call__campaign", "call__region")
             .get(pk=pk)
         )
@@ -67,7 +75,12 @@ def _application_form(application: Application, data: Any = None) -> Application
     }
     for request in application.hardware_requests.all():
         initial[f"hardware_{request.organisation_id}"] = int(request.amount)
-    return ApplicationForm(data, initial=initial, organisations=_organisations(application))
+    return ApplicationForm(
+        data,
+        initial=initial,
+        organisations=_organisations(application),
+        campaign=application.call.campaign,
+    )
 
 
 def _requests_from(form: ApplicationForm, application: Application) -> SupportRequests:
@@ -101,7 +114,8 @@ def _requests_from(form: ApplicationForm, application: Application) -> SupportRe
 def application_create(request: HttpRequest, grappe_pk: int) -> HttpResponse:
     """Open a dossier for the grappe on an open call."""
     grappe = grappe_for_member(user=_user(request), pk=grappe_pk)
-    form = CreateApplicationForm(request.POST or None, calls=calls_open_for_grappe(grappe=grappe))
+    calls = calls_open_for_grappe(grappe=grappe)
+    form = CreateApplicationForm(request.POST or None, calls=calls)
     if request.method == "POST" and form.is_valid():
         try:
             application = services.application_create(
@@ -114,14 +128,20 @@ def application_create(request: HttpRequest, grappe_pk: int) -> HttpResponse:
     return render(
         request,
         "espace/application_create.html",
-        {"title": "Nouveau dossier", "form": form, "grappe": grappe},
+        {
+            "title": "Nouveau dossier",
+            "form": form,
+            "grappe": grappe,
+            # The size thresholds shown are those of the open calls' campaign.
+            "campaign": next((call.campaign for call in calls), None),
+        },
     )
 
 
 def _context(request: HttpRequest, application: Application, **extra: Any) -> dict[str, Any]:
     user = _user(request)
     form = extra.pop("form", None) or _application_form(application)
-    quote = extra.pop("quote", None) or quote_for(application)
+    quote = extra.pop("quote", None) or quote_for(application=application)
     return {
         "title": f"Dossier n° {application.pk}",
         "application": application,
@@ -131,16 +151,16 @@ def _context(request: HttpRequest, application: Application, **extra: Any) -> di
         "editable": permissions.can_edit_dossier(user, application),
         "can_upload": permissions.can_upload_attachment(user, application),
         "can_message": permissions.can_post_message(user, application),
-        "can_withdraw": permissions.can_applicant_act(user, application, Action.WITHDRAW),
-        "can_answer": permissions.can_applicant_act(user, application, Action.RESUBMIT),
+        "can_withdraw": can_applicant_act(user, application, Action.WITHDRAW),
+        "can_answer": can_applicant_act(user, application, Action.RESUBMIT),
         "attachment_form": extra.pop("attachment_form", None)
         or AttachmentForm(memberships=application.grappe.memberships.select_related("structure")),
         "attachments": application.attachments.select_related("membership__structure"),
-        "missing": services.missing_attachments(application),
+        "missing": missing_attachments(application=application),
         "unconfirmed": application.grappe.organisations.filter(
             confirmed_at__isnull=True
         ).select_related("organisation"),
-        "can_submit": permissions.can_applicant_act(user, application, Action.SUBMIT),
+        "can_submit": can_applicant_act(user, application, Action.SUBMIT),
         # Applicants see the status changes; scores and other instruction records stay in the
         # back office.
         "log": application.log_entries.exclude(from_status=F("to_status")).order_by("id"),
@@ -178,7 +198,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, "Dossier enregistré.")
             return redirect("dossiers:detail", pk=application.pk)
-        quote = quote_for(application, requests=_requests_from(form, application))
+        quote = quote_for(application=application, requests=_requests_from(form, application))
         return render(
             request,
             "espace/application.html",
@@ -194,7 +214,7 @@ def live_quote(request: HttpRequest, pk: int) -> HttpResponse:
     """The quote of the values being typed (HTML fragment), without saving anything."""
     application = _dossier(request, pk)
     form = _application_form(application, request.POST)
-    quote = quote_for(application, requests=_requests_from(form, application))
+    quote = quote_for(application=application, requests=_requests_from(form, application))
     return render(request, "espace/_quote.html", {"quote": quote})
 
 
@@ -206,7 +226,7 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(
             request,
             "Ce dossier est déposé : ajoutez vos pièces en réponse à une demande de compléments."
-            if application.status not in permissions.APPLICANT_EDITABLE_STATUSES
+            if application.status not in EDITABLE
             else "Vous ne pouvez pas ajouter de pièce à ce dossier.",
         )
         return redirect("dossiers:detail", pk=pk)
@@ -249,10 +269,8 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def attachment_download(request: HttpRequest, pk: int, attachment_pk: int) -> FileResponse:
     """Serve a private file after loading its dossier through the user's scope."""
-    from essms_portal.uploads import served_name
-
     # applications_visible_to is the applicant's grappes, or the back-office scope.
-    application = get_object_or_404(applications_visible_to(_user(request)), pk=pk)
+    application = get_object_or_404(applications_visible_to(user=_user(request)), pk=pk)
     attachment = get_object_or_404(Attachment, application=application, pk=attachment_pk)
     response = FileResponse(
         default_storage.open(attachment.file.name, "rb"),
@@ -299,7 +317,7 @@ def receipt(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "title": f"Récépissé de dépôt — dossier n° {application.pk}",
             "application": application,
-            "quote": quote_for(application),
+            "quote": quote_for(application=application),
             "memberships": application.grappe.memberships.select_related("structure"),
             "attachments": application.attachments.all(),
         },
@@ -350,7 +368,7 @@ def answer_complement(request: HttpRequest, pk: int) -> HttpResponse:
 def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     application = _dossier(request, pk)
     try:
-        transition(application, action=Action.WITHDRAW, by=_user(request))
+        transition(application=application, action=Action.WITHDRAW, by=_user(request))
     except TransitionError as error:
         messages.error(request, error.message)
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import django_filters
 from django.db.models import Q, QuerySet
 
-from essms_portal.accounts.models import Role, User
+from essms_portal.accounts.models import ARS_ROLES, Role, User
 from grappes.models import CasfCategory, Departement
 
 from ..models import Application, Call
@@ -63,7 +63,7 @@ class ApplicationQueueFilter(django_filters.FilterSet):
         calls = Call.objects.select_related("region", "campaign")
         departements = Departement.objects.all()
         reviewers = User.objects.filter(role__in=[Role.ARS_INSTRUCTEUR, Role.CNSA_AGENT])
-        if user.role in (Role.ARS_INSTRUCTEUR, Role.ARS_VALIDEUR):
+        if user.role in ARS_ROLES:
             calls = calls.filter(region_id=user.region_id)
             departements = departements.filter(region_id=user.region_id)
             reviewers = reviewers.filter(region_id=user.region_id)

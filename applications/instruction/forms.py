@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from essms_portal.accounts.models import User
-from essms_portal.money import euros_form_field
+from essms_portal.money import euros_form_field, format_euros
 
 from ..forms import VersionedForm
 from ..models import ScoringCriterion
@@ -120,7 +120,8 @@ class ProposalForm(VersionedForm):
             if amount > computed:
                 self.add_error(
                     f"amount_{index}",
-                    f"Le montant proposé ne peut pas dépasser le montant calculé ({computed} €).",
+                    "Le montant proposé ne peut pas dépasser le montant calculé "
+                    f"({format_euros(computed)}).",
                 )
             elif amount < computed and not str(data.get(f"reason_{index}", "")).strip():
                 self.add_error(f"reason_{index}", "Indiquez le motif de cette réduction.")

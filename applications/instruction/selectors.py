@@ -6,20 +6,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 
 from essms_portal.accounts.models import Role, User
 from funding.rules import QuoteResult
+from funding.services import quote_for
+from grappes.models import GrappeMembership
 
 from ..models import Application, Call, ProposedAmount, Review, ScoringCriterion
-from ..selectors import FUNDED, applications_reviewable_by
-from ..workflow import Status
+from ..selectors import applications_reviewable_by
+from ..statuses import FUNDED, Status
 
 
 def review_queue(*, user: User) -> QuerySet[Application]:
     """The reviewer's queue with what each row shows, in a fixed number of queries."""
     return (
-        applications_reviewable_by(user)
+        applications_reviewable_by(user=user)
         .select_related("grappe__porteur__departement", "call__region", "assignee")
         .annotate(
             essms_count=Count("grappe__memberships", distinct=True),
@@ -29,7 +31,6 @@ def review_queue(*, user: User) -> QuerySet[Application]:
 
 
 def _average_score_subquery():  # type: ignore[no-untyped-def]
-    from django.db.models import Avg, Subquery
 
     return Subquery(
         Review.objects.filter(application=OuterRef("pk"))
@@ -39,7 +40,7 @@ def _average_score_subquery():  # type: ignore[no-untyped-def]
     )
 
 
-def queue_status_counts(queryset: QuerySet[Application]) -> dict[str, int]:
+def queue_status_counts(*, queryset: QuerySet[Application]) -> dict[str, int]:
     """Number of dossiers per status in (a filtered) queue: one query."""
     rows = queryset.order_by().values("status").annotate(n=Count("pk", distinct=True))
     return {row["status"]: row["n"] for row in rows}
@@ -152,8 +153,6 @@ def reviewers_of(*, application: Application) -> QuerySet[User]:
 
 def has_sector(casf_item: str) -> Exists:
     """Subquery: the dossier's grappe holds an ESSMS under this CASF item."""
-    from grappes.models import GrappeMembership
-
     return Exists(
         GrappeMembership.objects.filter(
             grappe_id=OuterRef("grappe_id"), structure__category__casf_item_id=casf_item
@@ -187,10 +186,6 @@ class EligibilityRow:
     amount: int
     checks: tuple[tuple[str, bool], ...]
 
-    @property
-    def passed(self) -> bool:
-        return all(ok for _label, ok in self.checks)
-
 
 @dataclass(frozen=True)
 class EligibilityReport:
@@ -203,9 +198,7 @@ class EligibilityReport:
 
 def eligibility_report(*, application: Application) -> EligibilityReport:
     """Every rule, pass or fail, per ESSMS and for the grappe, from the funding quote."""
-    from funding.services import quote_for
-
-    quote = quote_for(application)
+    quote = quote_for(application=application)
     codes_by_finess: dict[str | None, set[str]] = {}
     messages: dict[str, str] = {}
     for issue in quote.errors:

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db import transaction
 
 from essms_portal.accounts.models import User
-from essms_portal.outbox import email_queue
+from essms_portal.emails import email_queue_template
 from funding.rules import QuoteResult
 from funding.services import quote_for
 
@@ -90,7 +90,7 @@ def review_save(
     if any(not 0 <= value <= 5 for value in marks.values()):
         raise DossierError("Chaque critère se note de 0 à 5.")
     locked = record(
-        application, action=Action.SCORE, by=by, comment=review_comment(marks, comment)
+        application=application, action=Action.SCORE, by=by, comment=review_comment(marks, comment)
     ).application
     review, _ = Review.objects.update_or_create(
         application=locked,
@@ -123,7 +123,7 @@ def application_assign(*, application: Application, assignee: User | None, by: U
         application.assignee = assignee
         return
     comment = f"Dossier affecté à {assignee.email}" if assignee else "Affectation retirée"
-    record(application, action=Action.ASSIGN, by=by, comment=comment)
+    record(application=application, action=Action.ASSIGN, by=by, comment=comment)
     Application.objects.filter(pk=application.pk).update(assignee=assignee)
     application.assignee = assignee
 
@@ -140,7 +140,7 @@ def complement_request(
 ) -> ComplementRequest:
     """Ask the applicant for complements: the dossier returns to them until they answer."""
     transition(
-        application,
+        application=application,
         action=Action.ASK_COMPLEMENT,
         by=by,
         comment=message,
@@ -161,7 +161,7 @@ def proposal_lines(
     """The lines a proposal covers, with their computed amounts: (key, label, computed).
 
     ``quote`` avoids computing the dossier's quote again when the caller already has it."""
-    quote = quote or quote_for(application)
+    quote = quote or quote_for(application=application)
     names = dict(application.grappe.memberships.values_list("structure__finess", "structure__name"))
     lines = [
         (
@@ -211,7 +211,7 @@ def proposal_save(
         f"{labels.get(recommendation, recommendation)}\nMotivation : {motivation}"
     )
     locked = record(
-        application,
+        application=application,
         action=Action.EDIT_PROPOSAL,
         by=by,
         comment=comment,
@@ -248,16 +248,9 @@ def complement_reminders_send(*, today: datetime.date, days_before: int = 3) -> 
             ).update(reminder_sent_at=datetime.datetime.now(tz=datetime.UTC))
             if not claimed:
                 continue
-            for email in sorted(applicant_emails(request.application)):
-                email_queue(
-                    subject=f"Rappel : compléments attendus avant le {request.deadline:%d/%m/%Y}",
-                    body=(
-                        f"Bonjour,\n\nDes compléments sont attendus sur le dossier n° "
-                        f"{request.application.pk} avant le {request.deadline:%d/%m/%Y} :\n- "
-                        + "\n- ".join(request.expected_list)
-                        + "\n"
-                    ),
-                    recipients=[email],
+            for email in sorted(applicant_emails(application=request.application)):
+                email_queue_template(
+                    "complement_reminder", context={"request": request}, recipients=[email]
                 )
                 sent += 1
     return sent

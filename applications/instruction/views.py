@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib import messages
@@ -18,23 +16,24 @@ from essms_portal.http import request_user as _user
 from ..dossiers.services import message_post
 from ..errors import DossierError
 from ..forms import MessageForm
+from ..http import back_office
 from ..models import Application
 from ..permissions import (
     can_accept,
-    can_act,
     can_decide,
     can_instruct,
     can_override_envelope,
     can_read_private_notes,
-    is_back_office,
 )
 from ..selectors import application_for_reviewer, calls_visible_to
 from ..workflow import (
+    PAST_DRAFT,
     Action,
     Status,
     TransitionError,
     application_proposed_total,
     available_actions,
+    can_act,
     envelope_exceeded,
     instructed_since_submission,
     transition,
@@ -63,18 +62,6 @@ REVIEW_ACTIONS = {
 }
 
 
-def back_office(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Reserve a view to ARS and CNSA agents and administrators (403 for applicants)."""
-
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not is_back_office(_user(request)):
-            raise PermissionDenied("Espace réservé aux agents ARS et CNSA.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
 def _instructing(request: HttpRequest, pk: int) -> Application:
     """The dossier, in the user's scope (404 otherwise), that the user may instruct (403)."""
     application = application_for_reviewer(user=_user(request), pk=pk)
@@ -101,7 +88,7 @@ def queue(request: HttpRequest) -> HttpResponse:
     filterset, rows = queue_filtered(user=_user(request), data=request.GET)
     rows = rows.order_by(*(rows.query.order_by or ["-submitted_at", "-pk"]))
     page = Paginator(rows, 25).get_page(request.GET.get("page"))
-    counts = selectors.queue_status_counts(rows)
+    counts = selectors.queue_status_counts(queryset=rows)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -114,7 +101,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "counts": [
                 (label, counts.get(value, 0))
                 for value, label in Status.choices
-                if value != Status.DRAFT
+                if value in PAST_DRAFT
             ],
             "querystring": query.urlencode(),
         },
@@ -336,7 +323,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         return _rerender(request, application, action_form=form)
     try:
         transition(
-            application,
+            application=application,
             action=action,
             by=_user(request),
             comment=form.cleaned_data["comment"],
@@ -354,7 +341,7 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @back_office
 def ranking(request: HttpRequest, pk: int) -> HttpResponse:
     """A call's proposed and accepted dossiers by score, against its envelope."""
-    call = get_object_or_404(calls_visible_to(_user(request)), pk=pk)
+    call = get_object_or_404(calls_visible_to(user=_user(request)), pk=pk)
     return render(
         request,
         "applications/instruction/ranking.html",

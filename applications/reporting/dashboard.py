@@ -25,14 +25,12 @@ from typing import Any
 from django.db.models import Case, F, OuterRef, QuerySet, Subquery, Sum, Value, When
 from django.db.models.functions import Coalesce, Floor
 
-from essms_portal.accounts.models import Role, User
+from essms_portal.accounts.models import ARS_ROLES, Role, User
+from funding.money import group_thousands
 from grappes.models import CasfCategory, GrappeMembership
 
 from ..models import Application, Call, Campaign, HardwareRequest, ProposedAmount
-from ..selectors import FUNDED
-from ..workflow import Status
-
-NOT_COUNTED = (Status.DRAFT, Status.WITHDRAWN)
+from ..workflow import FUNDED, NOT_SUBMITTED, Status
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,7 @@ def dashboard_calls(*, user: User, campaign: Campaign) -> QuerySet[Call]:
     """The campaign's calls the user may see: all for CNSA and administrators, the region's
     regional call for ARS agents, none otherwise."""
     calls = Call.objects.filter(campaign=campaign).select_related("region", "campaign")
-    if user.role in (Role.ARS_INSTRUCTEUR, Role.ARS_VALIDEUR):
+    if user.role in ARS_ROLES:
         calls = calls.filter(scope=Call.Scope.REGIONAL, region_id=user.region_id)
     elif user.role not in (Role.CNSA_AGENT, Role.ADMINISTRATOR):
         return Call.objects.none()
@@ -166,7 +164,7 @@ def _per_dossier(calls: QuerySet[Call]) -> Iterator[tuple[Any, ...]]:
     )
     return (
         Application.objects.filter(call__in=calls)
-        .exclude(status__in=NOT_COUNTED)
+        .exclude(status__in=NOT_SUBMITTED)
         .annotate(
             computed_sum=_sum_subquery(ProposedAmount, "computed"),
             proposed_sum=Coalesce(_sum_subquery(ProposedAmount, "proposed"), zero),
@@ -181,7 +179,7 @@ def _sector_counts(calls: QuerySet[Call]) -> dict[int, dict[str, int]]:
     """ESSMS of the submitted dossiers per call and CASF item: one query."""
     rows = (
         GrappeMembership.objects.filter(grappe__applications__call__in=calls)
-        .exclude(grappe__applications__status__in=NOT_COUNTED)
+        .exclude(grappe__applications__status__in=NOT_SUBMITTED)
         .exclude(structure__category__casf_item__isnull=True)
         .values_list("grappe__applications__call_id", "structure__category__casf_item_id")
         .order_by()
@@ -238,10 +236,6 @@ def _short(label: str, size: int = 24) -> str:
     return label if len(label) <= size else f"{label[: size - 1]}…"
 
 
-def _thousands(value: int) -> str:
-    return f"{value:,}".replace(",", "\u202f")
-
-
 def bar_chart(
     *,
     slug: str,
@@ -276,7 +270,7 @@ def bar_chart(
                     y=y,
                     width=length,
                     height=bar_height,
-                    text=f"{_thousands(value)}{suffix}",
+                    text=f"{group_thousands(value)}{suffix}",
                 )
             )
             y += bar_height + gap

@@ -75,6 +75,7 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "dsfr.context_processors.site_config",
             ],
+            "libraries": {"money": "essms_portal.templatetags.money"},
         },
     },
 ]

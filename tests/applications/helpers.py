@@ -2,15 +2,35 @@
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
+import re
+import zipfile
+from decimal import Decimal
 from typing import Any
 
+from django.core.files.storage import default_storage
+from pypdf import PdfReader
+
+from applications.decisions import services as decisions
+from applications.decisions.services import decision_issue
 from applications.instruction.services import (
     call_default_grid,
     proposal_lines,
     proposal_save,
     review_save,
 )
-from applications.models import Application, ProposedAmount, Review, ReviewScore, WorkflowLog
+from applications.models import (
+    Application,
+    Call,
+    Decision,
+    DecisionExport,
+    ProposedAmount,
+    Review,
+    ReviewScore,
+    WorkflowLog,
+)
 from applications.workflow import Action, transition
 from essms_portal.accounts.models import Role, User
 from grappes.models import Region
@@ -20,6 +40,7 @@ from tests.factories import (
     UserFactory,
     confirmed_member,
     grappe_with_structures,
+    required_attachments,
 )
 
 
@@ -32,7 +53,8 @@ def submitted_dossier(count: int = 15, **kwargs: object) -> tuple[Application, U
     application = ApplicationFactory(grappe=grappe_with_structures(count), **kwargs)
     porteur = UserFactory()
     confirmed_member(porteur, application.grappe.porteur)
-    transition(application, action=Action.SUBMIT, by=porteur)
+    required_attachments(application, porteur)
+    transition(application=application, action=Action.SUBMIT, by=porteur)
     application.refresh_from_db()
     return application, porteur
 
@@ -66,10 +88,10 @@ def proposed_dossier(**kwargs: object) -> tuple[Application, User, User]:
     """A dossier proposed by an Île-de-France instructeur: (dossier, porteur, instructeur)."""
     application, porteur = submitted_dossier(**kwargs)
     instructeur = ars(Role.ARS_INSTRUCTEUR)
-    transition(application, action=Action.TAKE, by=instructeur)
+    transition(application=application, action=Action.TAKE, by=instructeur)
     application.refresh_from_db()
     score_and_propose_amounts(application, instructeur)
-    transition(application, action=Action.PROPOSE, by=instructeur)
+    transition(application=application, action=Action.PROPOSE, by=instructeur)
     application.refresh_from_db()
     return application, porteur, instructeur
 
@@ -134,3 +156,95 @@ def dossier_state(application: Application) -> dict[str, Any]:
             .values_list("line", "computed", "proposed", "reason")
         ),
     }
+
+
+# Decisions: shared by the decision, export, dashboard, verification and browser tests.
+
+BIG_ENVELOPE = Decimal(10**10)
+REGION_DEPARTMENT = {"11": "75", "84": "69", "93": "13"}
+
+
+def roomy_call(region: str = "11") -> Call:
+    """The region's call with an envelope large enough for any number of test dossiers."""
+    call = CallFactory(region=Region.objects.get(code=region))
+    Call.objects.filter(pk=call.pk).update(envelope=BIG_ENVELOPE)
+    call.refresh_from_db()
+    return call
+
+
+def decided_dossier(
+    recommendation: str = "accept", *, count: int = 15, region: str = "11", **kwargs: object
+) -> Application:
+    """A regional dossier accepted (or rejected) by the region's valideur, decision pending."""
+    call = kwargs.pop("call", None) or roomy_call(region)
+    department = REGION_DEPARTMENT[region]
+    application = ApplicationFactory(
+        grappe=grappe_with_structures(count, department=department, **kwargs), call=call
+    )
+    porteur = UserFactory()
+    confirmed_member(porteur, application.grappe.porteur)
+    required_attachments(application, porteur)
+    transition(application=application, action=Action.SUBMIT, by=porteur)
+    application.refresh_from_db()
+    instructeur = ars(Role.ARS_INSTRUCTEUR, region)
+    transition(application=application, action=Action.TAKE, by=instructeur)
+    application.refresh_from_db()
+    score_and_propose_amounts(application, instructeur, recommendation)
+    transition(application=application, action=Action.PROPOSE, by=instructeur)
+    valideur = ars(Role.ARS_VALIDEUR, region)
+    action = Action.ACCEPT if recommendation == "accept" else Action.REJECT
+    comment = "" if recommendation == "accept" else "Gouvernance de la grappe insuffisante."
+    transition(application=application, action=action, by=valideur, comment=comment)
+    application.refresh_from_db()
+    return application
+
+
+def cnsa_agent() -> User:
+    return UserFactory(role=Role.CNSA_AGENT, first_name="Camille", last_name="Agent")
+
+
+def pdf_text(data: bytes) -> str:
+    """Every page's text, whitespace normalised (narrow and no-break spaces included)."""
+    reader = PdfReader(io.BytesIO(data))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    return re.sub(r"[ \u00a0\u202f]+", " ", text)
+
+
+# Decision exports: shared by the export tests and the Celery worker tests.
+
+
+def issued(count: int, *, region: str = "11") -> list[Decision]:
+    agent = cnsa_agent()
+    return [
+        decision_issue(application=decided_dossier(region=region), by=agent) for _ in range(count)
+    ]
+
+
+def zip_of(job: DecisionExport) -> zipfile.ZipFile:
+    with default_storage.open(job.archive.name, "rb") as handle:
+        return zipfile.ZipFile(io.BytesIO(handle.read()))
+
+
+def manifest(archive: zipfile.ZipFile) -> list[dict[str, str]]:
+    text = archive.read(decisions.MANIFEST_NAME).decode("utf-8-sig")
+    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
+
+
+def assert_complete(job: DecisionExport, expected: list[Decision]) -> None:
+    """The ZIP holds each decision's PDF exactly once, byte for byte, and the manifest."""
+    archive = zip_of(job)
+    names = archive.namelist()
+    pdfs = sorted(n for n in names if n.endswith(".pdf"))
+    assert pdfs == sorted(f"{d.number}.pdf" for d in expected)
+    assert len(names) == len(set(names)) == len(expected) + 1
+    for decision in expected:
+        data = archive.read(f"{decision.number}.pdf")
+        assert hashlib.sha256(data).hexdigest() == decision.pdf_sha256
+    rows = manifest(archive)
+    assert [r["numero"] for r in rows] == sorted(d.number for d in expected)
+    by_number = {d.number: d for d in expected}
+    for row in rows:
+        decision = by_number[row["numero"]]
+        assert row["beneficiaire"] == decision.beneficiary
+        assert int(row["total_euros"]) == int(decision.total)
+        assert row["sha256_pdf"] == decision.pdf_sha256

@@ -10,8 +10,15 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from applications.permissions import can_accept, can_act, can_decide
-from applications.workflow import Action, GuardFailed, Status, TransitionNotAllowed, transition
+from applications.permissions import can_accept, can_decide
+from applications.workflow import (
+    Action,
+    GuardFailed,
+    Status,
+    TransitionNotAllowed,
+    can_act,
+    transition,
+)
 from essms_portal.accounts.models import Role
 from tests.applications.helpers import ars, cnsa, dossier_state, proposed_dossier
 from tests.dbstate import assert_unchanged, db_state
@@ -55,7 +62,7 @@ def test_cnsa_cannot_reject_or_send_back_a_regional_dossier(client, action):
     assert dossier_state(application) == before
     assert_unchanged(everything)
     with pytest.raises(TransitionNotAllowed):
-        transition(application, action=action, by=agent)
+        transition(application=application, action=action, by=agent)
     assert dossier_state(application) == before
 
 
@@ -87,7 +94,10 @@ def test_the_regional_valideur_cannot_override_even_with_a_reason():
     before = dossier_state(application)
     with pytest.raises(GuardFailed, match="enveloppe"):
         transition(
-            application, action=Action.ACCEPT, by=ars(Role.ARS_VALIDEUR), override_reason="Urgent"
+            application=application,
+            action=Action.ACCEPT,
+            by=ars(Role.ARS_VALIDEUR),
+            override_reason="Urgent",
         )
     assert dossier_state(application) == before
 
@@ -97,11 +107,13 @@ def test_a_national_acceptance_within_the_envelope_logs_no_override():
 
     application, _porteur = national_submitted_dossier()
     instructeur = cnsa()
-    transition(application, action=Action.TAKE, by=instructeur)
+    transition(application=application, action=Action.TAKE, by=instructeur)
     application.refresh_from_db()
     score_and_propose_amounts(application, instructeur)
-    transition(application, action=Action.PROPOSE, by=instructeur)
-    result = transition(application, action=Action.ACCEPT, by=cnsa(), override_reason="Inutile")
+    transition(application=application, action=Action.PROPOSE, by=instructeur)
+    result = transition(
+        application=application, action=Action.ACCEPT, by=cnsa(), override_reason="Inutile"
+    )
     assert "Dépassement" not in result.entry.comment
 
 

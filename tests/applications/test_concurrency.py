@@ -30,7 +30,9 @@ def test_concurrent_takes_only_one_wins():
     def act(agent):
         try:
             barrier.wait(timeout=10)
-            transition(application, action=Action.TAKE, by=agent, expected_version=version)
+            transition(
+                application=application, action=Action.TAKE, by=agent, expected_version=version
+            )
             outcomes.append("ok")
         except StaleApplication:
             outcomes.append("stale")
@@ -55,8 +57,8 @@ def test_complement_reminders_are_sent_once_before_the_deadline(
 ):
     application, porteur = submitted_dossier()
     instructeur = ars(Role.ARS_INSTRUCTEUR)
-    transition(application, action=Action.TAKE, by=instructeur)
-    transition(application, action=Action.ASK_COMPLEMENT, by=instructeur)
+    transition(application=application, action=Action.TAKE, by=instructeur)
+    transition(application=application, action=Action.ASK_COMPLEMENT, by=instructeur)
     today = datetime.date(2030, 1, 10)
     ComplementRequest.objects.create(
         application=application,
@@ -80,7 +82,7 @@ def test_answering_a_complement_request_puts_the_dossier_back_in_review():
 
     application, porteur = submitted_dossier()
     instructeur = ars(Role.ARS_INSTRUCTEUR)
-    transition(application, action=Action.TAKE, by=instructeur)
+    transition(application=application, action=Action.TAKE, by=instructeur)
     request = complement_request(
         application=application,
         by=instructeur,

@@ -12,15 +12,15 @@ from applications.reporting.dashboard import bar_chart, dashboard_build
 from applications.workflow import Status
 from essms_portal.accounts.models import Role
 from grappes.models import GrappeMembership
-from tests.applications.helpers import ars, submitted_dossier
-from tests.applications.test_decisions import (  # private_storage: autouse
+from tests.applications.helpers import (
+    ars,
     cnsa_agent,
     decided_dossier,
-    private_storage,  # noqa: F401
     roomy_call,
+    submitted_dossier,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_storage")]
 
 
 def test_figures_per_call_requested_proposed_accepted_and_consumption():
@@ -110,7 +110,7 @@ def test_dashboard_page_has_accessible_svg_charts_and_the_numbers_in_tables(clie
     assert '<desc id="chart-secteurs-desc">' in page
     assert "<caption>Montants par appel (en euros)</caption>" in page
     accepted = int(sum(p.proposed for p in application.proposed_amounts.all()))
-    assert f"{accepted:,}".replace(",", "\u202f") in page or f"{accepted:,}" in page
+    assert f"{accepted:,}".replace(",", "\u202f") in page  # narrow no-break space
     assert application.status == Status.ACCEPTED
 
 

@@ -24,14 +24,9 @@ from applications.decisions.services import (
     verification_code_normalise,
 )
 from applications.models import Decision
-from tests.applications.test_decisions import (  # private_storage: autouse
-    cnsa_agent,
-    decided_dossier,
-    pdf_text,
-    private_storage,  # noqa: F401
-)
+from tests.applications.helpers import cnsa_agent, decided_dossier, pdf_text
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_storage")]
 
 URL = reverse("decisions:verify")
 

@@ -1,6 +1,6 @@
 """Issuing decisions: numbering, frozen snapshot, PDF letter, immutability, verification page.
 
-The builders at the top are shared by the other decision tests (exports, dashboard, browser).
+The decision builders shared with the other tests live in ``tests.applications.helpers``.
 """
 
 from __future__ import annotations
@@ -8,13 +8,11 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from decimal import Decimal
 
 import pytest
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
-from pypdf import PdfReader
 
 from applications.decisions.letters import letter_pdf, snapshot_fingerprint
 from applications.decisions.services import (
@@ -29,88 +27,27 @@ from applications.models import Application, Call, Decision, DecisionCounter, Si
 from applications.workflow import Action, Status, TransitionNotAllowed, transition
 from essms_portal.accounts.models import Role, User
 from grappes.models import Region
-from tests.applications.helpers import ars, score_and_propose_amounts, submitted_dossier
+from tests.applications.helpers import (
+    BIG_ENVELOPE,
+    ars,
+    cnsa_agent,
+    decided_dossier,
+    pdf_text,
+    score_and_propose_amounts,
+    submitted_dossier,
+)
 from tests.conftest import drain
 from tests.factories import (
-    ApplicationFactory,
     CallFactory,
     UserFactory,
-    confirmed_member,
-    grappe_with_structures,
 )
-
-BIG_ENVELOPE = Decimal(10**10)
-REGION_DEPARTMENT = {"11": "75", "84": "69", "93": "13"}
-
-
-# --------------------------------------------------------------------------------------------
-# Builders
-# --------------------------------------------------------------------------------------------
-
-
-def roomy_call(region: str = "11") -> Call:
-    """The region's call with an envelope large enough for any number of test dossiers."""
-    call = CallFactory(region=Region.objects.get(code=region))
-    Call.objects.filter(pk=call.pk).update(envelope=BIG_ENVELOPE)
-    call.refresh_from_db()
-    return call
-
-
-def decided_dossier(
-    recommendation: str = "accept", *, count: int = 15, region: str = "11", **kwargs: object
-) -> Application:
-    """A regional dossier accepted (or rejected) by the region's valideur, decision pending."""
-    call = kwargs.pop("call", None) or roomy_call(region)
-    department = REGION_DEPARTMENT[region]
-    application = ApplicationFactory(
-        grappe=grappe_with_structures(count, department=department, **kwargs), call=call
-    )
-    porteur = UserFactory()
-    confirmed_member(porteur, application.grappe.porteur)
-    transition(application, action=Action.SUBMIT, by=porteur)
-    application.refresh_from_db()
-    instructeur = ars(Role.ARS_INSTRUCTEUR, region)
-    transition(application, action=Action.TAKE, by=instructeur)
-    application.refresh_from_db()
-    score_and_propose_amounts(application, instructeur, recommendation)
-    transition(application, action=Action.PROPOSE, by=instructeur)
-    valideur = ars(Role.ARS_VALIDEUR, region)
-    action = Action.ACCEPT if recommendation == "accept" else Action.REJECT
-    comment = "" if recommendation == "accept" else "Gouvernance de la grappe insuffisante."
-    transition(application, action=action, by=valideur, comment=comment)
-    application.refresh_from_db()
-    return application
-
-
-def cnsa_agent() -> User:
-    return UserFactory(role=Role.CNSA_AGENT, first_name="Camille", last_name="Agent")
-
-
-def pdf_text(data: bytes) -> str:
-    """Every page's text, whitespace normalised (narrow and no-break spaces included)."""
-    reader = PdfReader(io.BytesIO(data))
-    text = "\n".join(page.extract_text() for page in reader.pages)
-    return re.sub(r"[ \u00a0\u202f]+", " ", text)
 
 
 def euros(amount: int) -> str:
     return f"{amount:,}".replace(",", " ") + " €"
 
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    """Letters and archives of each test go to its own directory (pytest removes it), not to
-    the shared test storage. Imported by the other decision test modules."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private")},
-        },
-    }
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_storage")]
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,11 +110,11 @@ def test_a_national_decision_is_signed_by_the_cnsa():
     call = CallFactory(scope=Call.Scope.NATIONAL, region=None, envelope=BIG_ENVELOPE)
     application, _porteur = submitted_dossier(count=50, call=call)
     instructeur, valideur = cnsa_agent(), cnsa_agent()
-    transition(application, action=Action.TAKE, by=instructeur)
+    transition(application=application, action=Action.TAKE, by=instructeur)
     application.refresh_from_db()
     score_and_propose_amounts(application, instructeur)
-    transition(application, action=Action.PROPOSE, by=instructeur)
-    transition(application, action=Action.ACCEPT, by=valideur)
+    transition(application=application, action=Action.PROPOSE, by=instructeur)
+    transition(application=application, action=Action.ACCEPT, by=valideur)
 
     decision = decision_issue(application=application, by=valideur)
 
@@ -310,7 +247,7 @@ def test_the_porteur_and_the_region_download_the_pdf_other_regions_do_not(client
         assert response.status_code == expected, user
         if expected == 200:
             assert hashlib.sha256(drain(response)).hexdigest() == decision.pdf_sha256
-    assert decisions_visible_to(porteur).count() == 1
+    assert decisions_visible_to(user=porteur).count() == 1
 
 
 def test_a_cnsa_agent_issues_from_the_pending_page(client):
@@ -367,7 +304,8 @@ def test_verification_refuses_files_over_20_mb(client):
     big = SimpleUploadedFile("gros.pdf", b"%PDF" + b"0" * (20 * 1024 * 1024 + 1))
     pair = {"numero": decision.number, "code": decision.verification_code}
     response = client.post(url, {**pair, "document": big})
-    assert response.status_code in (400, 413)
+    # Just over 20 Mo: under the early Content-Length cut (413), refused by the form.
+    assert response.status_code == 400
     assert "20 Mo" in response.content.decode()
 
 

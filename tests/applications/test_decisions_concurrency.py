@@ -10,14 +10,12 @@ from django.db import connection
 from applications.decisions import services as decisions
 from applications.decisions.services import decision_issue
 from applications.models import Decision, DecisionCounter
-from tests.applications.test_decisions import (  # private_storage: autouse
-    cnsa_agent,
-    decided_dossier,
-    private_storage,  # noqa: F401
-    roomy_call,
-)
+from tests.applications.helpers import cnsa_agent, decided_dossier, roomy_call
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("private_storage"),
+]
 
 PER_THREAD = 4
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import zipfile
 
@@ -17,60 +16,24 @@ from applications.decisions.services import (
     DecisionError,
     decision_export_build,
     decision_export_create,
-    decision_issue,
     decisions_exportable_by,
     export_workdir,
 )
 from applications.models import Decision, DecisionExport
 from essms_portal.accounts.models import Role
 from grappes.models import Grappe
-from tests.applications.helpers import ars, submitted_dossier
-from tests.applications.test_decisions import (  # private_storage: autouse
+from tests.applications.helpers import (
+    ars,
+    assert_complete,
     cnsa_agent,
     decided_dossier,
-    private_storage,  # noqa: F401
+    issued,
+    submitted_dossier,
 )
 from tests.conftest import drain
 from tests.factories import UserFactory
 
-pytestmark = pytest.mark.django_db
-
-
-def issued(count: int, *, region: str = "11") -> list[Decision]:
-    agent = cnsa_agent()
-    return [
-        decision_issue(application=decided_dossier(region=region), by=agent) for _ in range(count)
-    ]
-
-
-def zip_of(job: DecisionExport) -> zipfile.ZipFile:
-    with default_storage.open(job.archive.name, "rb") as handle:
-        return zipfile.ZipFile(io.BytesIO(handle.read()))
-
-
-def manifest(archive: zipfile.ZipFile) -> list[dict[str, str]]:
-    text = archive.read(decisions.MANIFEST_NAME).decode("utf-8-sig")
-    return list(csv.DictReader(io.StringIO(text), delimiter=";"))
-
-
-def assert_complete(job: DecisionExport, expected: list[Decision]) -> None:
-    """The ZIP holds each decision's PDF exactly once, byte for byte, and the manifest."""
-    archive = zip_of(job)
-    names = archive.namelist()
-    pdfs = sorted(n for n in names if n.endswith(".pdf"))
-    assert pdfs == sorted(f"{d.number}.pdf" for d in expected)
-    assert len(names) == len(set(names)) == len(expected) + 1
-    for decision in expected:
-        data = archive.read(f"{decision.number}.pdf")
-        assert hashlib.sha256(data).hexdigest() == decision.pdf_sha256
-    rows = manifest(archive)
-    assert [r["numero"] for r in rows] == sorted(d.number for d in expected)
-    by_number = {d.number: d for d in expected}
-    for row in rows:
-        decision = by_number[row["numero"]]
-        assert row["beneficiaire"] == decision.beneficiary
-        assert int(row["total_euros"]) == int(decision.total)
-        assert row["sha256_pdf"] == decision.pdf_sha256
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_storage")]
 
 
 # --------------------------------------------------------------------------------------------
@@ -84,7 +47,9 @@ def test_export_builds_a_zip_with_every_pdf_once_and_a_manifest(
     expected = issued(3)
     agent = cnsa_agent()
     with django_capture_on_commit_callbacks(execute=True):
-        job = decision_export_create(by=agent, decisions=decisions_exportable_by(agent), filters={})
+        job = decision_export_create(
+            by=agent, decisions=decisions_exportable_by(user=agent), filters={}
+        )
     job.refresh_from_db()
     assert job.status == DecisionExport.Status.DONE
     assert (job.done, job.total, job.percent) == (3, 3, 100)
@@ -234,7 +199,7 @@ def test_ars_agents_export_their_region_only(client, django_capture_on_commit_ca
     paris = issued(2)
     issued(1, region="84")
     valideur = ars(Role.ARS_VALIDEUR)
-    assert set(decisions_exportable_by(valideur)) == set(paris)
+    assert set(decisions_exportable_by(user=valideur)) == set(paris)
     client.force_login(valideur)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(reverse("decisions:export_create"))

@@ -13,11 +13,11 @@ from django.urls import reverse
 
 from applications.dossiers.services import complement_answer
 from applications.instruction.services import complement_request
-from applications.permissions import can_act
 from applications.workflow import (
     Action,
     GuardFailed,
     Status,
+    can_act,
     instructed_since_submission,
     transition,
 )
@@ -131,14 +131,14 @@ def test_attack_b_send_back_then_a_colleague_reproposes_then_the_instructeur_acc
 def test_scoring_alone_bars_from_deciding():
     application, _porteur = national_submitted_dossier()
     agent_1, scorer = cnsa(), cnsa()
-    transition(application, action=Action.TAKE, by=agent_1)
+    transition(application=application, action=Action.TAKE, by=agent_1)
     application.refresh_from_db()
     score_and_propose_amounts(application, scorer)  # the scorer enters the scores and amounts
-    transition(application, action=Action.PROPOSE, by=agent_1)
+    transition(application=application, action=Action.PROPOSE, by=agent_1)
     assert instructed_since_submission(application, scorer)
     before = dossier_state(application)
     with pytest.raises(GuardFailed, match="autre agent"):
-        transition(application, action=Action.ACCEPT, by=scorer)
+        transition(application=application, action=Action.ACCEPT, by=scorer)
     assert dossier_state(application) == before
 
 
@@ -146,7 +146,7 @@ def test_asking_for_complements_still_bars_after_the_resubmission():
     """Four eyes count from the (first) submission: a resubmission does not wipe the slate."""
     application, porteur = national_submitted_dossier()
     agent_1, agent_2 = cnsa(), cnsa()
-    transition(application, action=Action.TAKE, by=agent_2)
+    transition(application=application, action=Action.TAKE, by=agent_2)
     application.refresh_from_db()
     request = complement_request(
         application=application,
@@ -158,24 +158,26 @@ def test_asking_for_complements_still_bars_after_the_resubmission():
     complement_answer(request=request, by=porteur, answer="Jointe.")
     application.refresh_from_db()
     score_and_propose_amounts(application, agent_2)
-    transition(application, action=Action.PROPOSE, by=agent_2)
+    transition(application=application, action=Action.PROPOSE, by=agent_2)
     before = dossier_state(application)
     for action in (Action.ACCEPT, Action.REJECT, Action.SEND_BACK):
         with pytest.raises(GuardFailed, match="autre agent"):
-            transition(application, action=action, by=agent_1)
+            transition(application=application, action=action, by=agent_1)
     assert dossier_state(application) == before
 
 
 def test_the_valideur_who_sent_back_does_not_decide_on_the_new_proposal():
     application, _porteur, instructeur = proposed_dossier()
     valideur_1, valideur_2 = ars(Role.ARS_VALIDEUR), ars(Role.ARS_VALIDEUR)
-    transition(application, action=Action.SEND_BACK, by=valideur_1, comment="Montants à revoir")
-    transition(application, action=Action.PROPOSE, by=instructeur)
+    transition(
+        application=application, action=Action.SEND_BACK, by=valideur_1, comment="Montants à revoir"
+    )
+    transition(application=application, action=Action.PROPOSE, by=instructeur)
     before = dossier_state(application)
     with pytest.raises(GuardFailed, match="autre agent"):
-        transition(application, action=Action.ACCEPT, by=valideur_1)
+        transition(application=application, action=Action.ACCEPT, by=valideur_1)
     assert dossier_state(application) == before
-    transition(application, action=Action.ACCEPT, by=valideur_2)
+    transition(application=application, action=Action.ACCEPT, by=valideur_2)
     application.refresh_from_db()
     assert application.status == Status.ACCEPTED
 
@@ -183,10 +185,10 @@ def test_the_valideur_who_sent_back_does_not_decide_on_the_new_proposal():
 def test_the_review_page_offers_no_decision_to_a_decider_who_instructed(client):
     application, _porteur = national_submitted_dossier()
     agent_1, agent_2 = cnsa(), cnsa()
-    transition(application, action=Action.TAKE, by=agent_1)
+    transition(application=application, action=Action.TAKE, by=agent_1)
     application.refresh_from_db()
     score_and_propose_amounts(application, agent_1)
-    transition(application, action=Action.PROPOSE, by=agent_1)
+    transition(application=application, action=Action.PROPOSE, by=agent_1)
     application.refresh_from_db()
     accept_url = reverse("applications:act", args=[application.pk, "accept"])
 

@@ -19,7 +19,7 @@ from applications.decisions.services import decision_issue
 from applications.models import Attachment
 from applications.workflow import Action, transition
 from grappes.models import OrganisationMember
-from tests.applications.test_decisions import cnsa_agent, decided_dossier
+from tests.applications.helpers import cnsa_agent, decided_dossier
 from tests.dbstate import assert_unchanged, db_state
 from tests.factories import (
     ApplicationFactory,
@@ -28,6 +28,7 @@ from tests.factories import (
     UserFactory,
     confirmed_member,
     grappe_with_structures,
+    required_attachments,
 )
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +83,8 @@ def test_a_pending_member_sees_their_request_and_the_public_identity_only(client
 def test_a_pending_member_reads_nothing_of_the_organisation(client, attack, name):
     application, _attachment, attacker = attack
     owner = OrganisationMember.objects.get(user__email="owner@org.fr").user
-    transition(application, action=Action.SUBMIT, by=owner)  # the receipt exists
+    required_attachments(application, owner)
+    transition(application=application, action=Action.SUBMIT, by=owner)  # the receipt exists
     on_grappe = name in ("organisations:grappe", "dossiers:create")
     url = reverse(name, args=[application.grappe_id if on_grappe else application.pk])
     client.force_login(owner)

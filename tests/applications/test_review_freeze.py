@@ -50,9 +50,9 @@ def _decided(status: str):
     """A regional dossier scored 100/100 by its instructeur, then brought to ``status``."""
     application, _porteur, instructeur = proposed_dossier()
     if status in (Status.ACCEPTED, Status.NOTIFIED):
-        transition(application, action=Action.ACCEPT, by=ars(Role.ARS_VALIDEUR))
+        transition(application=application, action=Action.ACCEPT, by=ars(Role.ARS_VALIDEUR))
     if status == Status.NOTIFIED:
-        transition(application, action=Action.NOTIFY, by=cnsa())
+        transition(application=application, action=Action.NOTIFY, by=cnsa())
     application.refresh_from_db()
     assert application.status == status
     return application, instructeur
@@ -120,7 +120,7 @@ def test_services_refuse_frozen_writes_even_when_a_view_forgets():
 @pytest.mark.parametrize("who", ["cnsa", "valideur", "other_region_instructeur"])
 def test_only_the_dossier_instructeurs_score_it(who):
     application, _porteur = submitted_dossier()
-    transition(application, action=Action.TAKE, by=ars(Role.ARS_INSTRUCTEUR))
+    transition(application=application, action=Action.TAKE, by=ars(Role.ARS_INSTRUCTEUR))
     outsider = {
         "cnsa": cnsa,
         "valideur": lambda: ars(Role.ARS_VALIDEUR),
@@ -139,7 +139,7 @@ def test_only_the_dossier_instructeurs_score_it(who):
 
 def test_a_send_back_reopens_the_scores(client):
     application, instructeur = _decided(Status.PROPOSED)
-    transition(application, action=Action.SEND_BACK, by=ars(Role.ARS_VALIDEUR))
+    transition(application=application, action=Action.SEND_BACK, by=ars(Role.ARS_VALIDEUR))
     client.force_login(instructeur)
     response = client.post(
         reverse("applications:save_review", args=[application.pk]),
@@ -155,7 +155,7 @@ def test_every_score_and_proposal_edit_is_a_chained_entry_and_e_mails_nobody(
 ):
     application, _porteur = submitted_dossier()
     instructeur = ars(Role.ARS_INSTRUCTEUR)
-    transition(application, action=Action.TAKE, by=instructeur)
+    transition(application=application, action=Action.TAKE, by=instructeur)
     client.force_login(instructeur)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
@@ -221,10 +221,10 @@ def test_assignment_is_logged_and_closed_once_decided(client):
 def test_recorded_acts_are_not_transitions():
     application, _porteur = submitted_dossier()
     instructeur = ars(Role.ARS_INSTRUCTEUR)
-    transition(application, action=Action.TAKE, by=instructeur)
+    transition(application=application, action=Action.TAKE, by=instructeur)
     count = WorkflowLog.objects.count()
     for action in RECORDED_ACTIONS:
         with pytest.raises(TransitionNotAllowed):
-            transition(application, action=action, by=instructeur)
+            transition(application=application, action=action, by=instructeur)
         assert f"apply_{action}" not in ApplicationAdmin.actions
     assert WorkflowLog.objects.count() == count

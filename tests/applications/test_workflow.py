@@ -33,6 +33,7 @@ from tests.factories import (
     UserFactory,
     confirmed_member,
     grappe_with_structures,
+    required_attachments,
 )
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +49,7 @@ def dossier() -> Application:
 def porteur_user(dossier: Application):
     user = UserFactory()
     confirmed_member(user, dossier.grappe.porteur)
+    required_attachments(dossier, user)
     return user
 
 
@@ -56,7 +58,7 @@ def _ars(role: str, region: str = "11"):
 
 
 def test_submit_by_confirmed_porteur_member_logs_a_chained_entry(dossier, porteur_user):
-    result = transition(dossier, action=Action.SUBMIT, by=porteur_user)
+    result = transition(application=dossier, action=Action.SUBMIT, by=porteur_user)
 
     dossier.refresh_from_db()
     assert dossier.status == Status.SUBMITTED
@@ -70,7 +72,7 @@ def test_submit_by_confirmed_porteur_member_logs_a_chained_entry(dossier, porteu
 
 def test_submit_refused_for_an_instructeur(dossier):
     with pytest.raises(TransitionNotAllowed):
-        transition(dossier, action=Action.SUBMIT, by=_ars(Role.ARS_INSTRUCTEUR))
+        transition(application=dossier, action=Action.SUBMIT, by=_ars(Role.ARS_INSTRUCTEUR))
     dossier.refresh_from_db()
     assert dossier.status == Status.DRAFT
     assert not WorkflowLog.objects.exists()
@@ -80,14 +82,15 @@ def test_submit_refused_for_a_gestionnaire_of_another_organisation(dossier):
     outsider = UserFactory()
     confirmed_member(outsider, OrganisationFactory())
     with pytest.raises(TransitionNotAllowed):
-        transition(dossier, action=Action.SUBMIT, by=outsider)
+        transition(application=dossier, action=Action.SUBMIT, by=outsider)
 
 
 def test_submit_refused_when_the_quote_has_a_blocking_error(porteur_user):
     small = ApplicationFactory(grappe=grappe_with_structures(14))
     confirmed_member(porteur_user, small.grappe.porteur)
+    required_attachments(small, porteur_user)
     with pytest.raises(GuardFailed, match="erreurs bloquantes"):
-        transition(small, action=Action.SUBMIT, by=porteur_user)
+        transition(application=small, action=Action.SUBMIT, by=porteur_user)
 
 
 def test_submit_refused_while_a_member_has_not_confirmed(dossier, porteur_user):
@@ -95,40 +98,42 @@ def test_submit_refused_while_a_member_has_not_confirmed(dossier, porteur_user):
         grappe=dossier.grappe, organisation=OrganisationFactory(name="Gestionnaire hésitant")
     )
     with pytest.raises(GuardFailed, match="Gestionnaire hésitant"):
-        transition(dossier, action=Action.SUBMIT, by=porteur_user)
+        transition(application=dossier, action=Action.SUBMIT, by=porteur_user)
 
 
 def test_wrong_state_is_refused(dossier):
     with pytest.raises(TransitionNotAllowed, match="Brouillon"):
-        transition(dossier, action=Action.ACCEPT, by=UserFactory(role=Role.CNSA_AGENT))
+        transition(application=dossier, action=Action.ACCEPT, by=UserFactory(role=Role.CNSA_AGENT))
 
 
 def test_take_is_scoped_to_the_instructeur_region(dossier, porteur_user):
-    transition(dossier, action=Action.SUBMIT, by=porteur_user)
+    transition(application=dossier, action=Action.SUBMIT, by=porteur_user)
     with pytest.raises(TransitionNotAllowed):
-        transition(dossier, action=Action.TAKE, by=_ars(Role.ARS_INSTRUCTEUR, region="84"))
-    transition(dossier, action=Action.TAKE, by=_ars(Role.ARS_INSTRUCTEUR))
+        transition(
+            application=dossier, action=Action.TAKE, by=_ars(Role.ARS_INSTRUCTEUR, region="84")
+        )
+    transition(application=dossier, action=Action.TAKE, by=_ars(Role.ARS_INSTRUCTEUR))
     dossier.refresh_from_db()
     assert dossier.status == Status.IN_REVIEW
 
 
 def test_stale_version_is_refused(dossier, porteur_user):
     with pytest.raises(StaleApplication):
-        transition(dossier, action=Action.SUBMIT, by=porteur_user, expected_version=99)
-    transition(dossier, action=Action.SUBMIT, by=porteur_user, expected_version=1)
+        transition(application=dossier, action=Action.SUBMIT, by=porteur_user, expected_version=99)
+    transition(application=dossier, action=Action.SUBMIT, by=porteur_user, expected_version=1)
 
 
 def test_four_eyes_the_proposer_cannot_decide_on_the_national_call():
     national = CallFactory(scope="national", region=None)
     application, _porteur = submitted_dossier(count=50, call=national)
     cnsa = UserFactory(role=Role.CNSA_AGENT)
-    transition(application, action=Action.TAKE, by=cnsa)
+    transition(application=application, action=Action.TAKE, by=cnsa)
     application.refresh_from_db()
     score_and_propose_amounts(application, cnsa)
-    transition(application, action=Action.PROPOSE, by=cnsa)
+    transition(application=application, action=Action.PROPOSE, by=cnsa)
     with pytest.raises(GuardFailed, match="autre agent"):
-        transition(application, action=Action.ACCEPT, by=cnsa)
-    transition(application, action=Action.ACCEPT, by=UserFactory(role=Role.CNSA_AGENT))
+        transition(application=application, action=Action.ACCEPT, by=cnsa)
+    transition(application=application, action=Action.ACCEPT, by=UserFactory(role=Role.CNSA_AGENT))
     application.refresh_from_db()
     assert application.status == Status.ACCEPTED
     assert application.decided_at is not None
@@ -139,27 +144,29 @@ def test_an_instructeur_who_is_also_proposer_cannot_validate():
     instructeur.role = Role.ARS_VALIDEUR  # promoted since: still the proposer of this dossier
     instructeur.save()
     with pytest.raises(GuardFailed, match="autre agent"):
-        transition(application, action=Action.ACCEPT, by=instructeur)
+        transition(application=application, action=Action.ACCEPT, by=instructeur)
 
 
 def test_propose_needs_a_complete_review_and_amounts():
     application, _porteur = submitted_dossier()
     instructeur = _ars(Role.ARS_INSTRUCTEUR)
-    transition(application, action=Action.TAKE, by=instructeur)
+    transition(application=application, action=Action.TAKE, by=instructeur)
     with pytest.raises(GuardFailed, match="Notez le dossier"):
-        transition(application, action=Action.PROPOSE, by=instructeur)
+        transition(application=application, action=Action.PROPOSE, by=instructeur)
 
 
 def test_cnsa_reads_regional_dossiers_but_does_not_instruct_them():
     application, _porteur = submitted_dossier()
     with pytest.raises(TransitionNotAllowed):
-        transition(application, action=Action.TAKE, by=UserFactory(role=Role.CNSA_AGENT))
+        transition(
+            application=application, action=Action.TAKE, by=UserFactory(role=Role.CNSA_AGENT)
+        )
 
 
 def test_valideur_accepts_within_the_envelope_then_cnsa_notifies():
     application, _porteur, _instructeur = proposed_dossier()
-    transition(application, action=Action.ACCEPT, by=_ars(Role.ARS_VALIDEUR))
-    transition(application, action=Action.NOTIFY, by=UserFactory(role=Role.CNSA_AGENT))
+    transition(application=application, action=Action.ACCEPT, by=_ars(Role.ARS_VALIDEUR))
+    transition(application=application, action=Action.NOTIFY, by=UserFactory(role=Role.CNSA_AGENT))
     application.refresh_from_db()
     assert application.status == Status.NOTIFIED
 
@@ -167,7 +174,9 @@ def test_valideur_accepts_within_the_envelope_then_cnsa_notifies():
 def test_valideur_of_another_region_is_refused():
     application, _porteur, _instructeur = proposed_dossier()
     with pytest.raises(TransitionNotAllowed):
-        transition(application, action=Action.ACCEPT, by=_ars(Role.ARS_VALIDEUR, region="84"))
+        transition(
+            application=application, action=Action.ACCEPT, by=_ars(Role.ARS_VALIDEUR, region="84")
+        )
 
 
 def test_envelope_exceeded_is_refused_unless_cnsa_overrides_with_a_reason():
@@ -175,12 +184,12 @@ def test_envelope_exceeded_is_refused_unless_cnsa_overrides_with_a_reason():
     application, _porteur, _instructeur = proposed_dossier(call=call)
     valideur = _ars(Role.ARS_VALIDEUR)
     with pytest.raises(GuardFailed, match="enveloppe"):
-        transition(application, action=Action.ACCEPT, by=valideur)
+        transition(application=application, action=Action.ACCEPT, by=valideur)
     cnsa = UserFactory(role=Role.CNSA_AGENT)
     with pytest.raises(GuardFailed, match="enveloppe"):
-        transition(application, action=Action.ACCEPT, by=cnsa)
+        transition(application=application, action=Action.ACCEPT, by=cnsa)
     result = transition(
-        application,
+        application=application,
         action=Action.ACCEPT,
         by=cnsa,
         override_reason="Priorité régionale validée en comité",
@@ -191,7 +200,7 @@ def test_envelope_exceeded_is_refused_unless_cnsa_overrides_with_a_reason():
 @pytest.mark.parametrize("action", [Action.REJECT, Action.SEND_BACK])
 def test_valideur_rejects_or_sends_back(action):
     application, _porteur, _instructeur = proposed_dossier()
-    transition(application, action=action, by=_ars(Role.ARS_VALIDEUR))
+    transition(application=application, action=action, by=_ars(Role.ARS_VALIDEUR))
     application.refresh_from_db()
     assert application.status == (Status.REJECTED if action == Action.REJECT else Status.IN_REVIEW)
 
@@ -199,18 +208,18 @@ def test_valideur_rejects_or_sends_back(action):
 def test_complement_request_and_resubmission():
     application, porteur = submitted_dossier()
     instructeur = _ars(Role.ARS_INSTRUCTEUR)
-    transition(application, action=Action.TAKE, by=instructeur)
-    transition(application, action=Action.ASK_COMPLEMENT, by=instructeur)
+    transition(application=application, action=Action.TAKE, by=instructeur)
+    transition(application=application, action=Action.ASK_COMPLEMENT, by=instructeur)
     with pytest.raises(TransitionNotAllowed):
-        transition(application, action=Action.RESUBMIT, by=instructeur)
-    transition(application, action=Action.RESUBMIT, by=porteur)
+        transition(application=application, action=Action.RESUBMIT, by=instructeur)
+    transition(application=application, action=Action.RESUBMIT, by=porteur)
     application.refresh_from_db()
     assert application.status == Status.IN_REVIEW
 
 
 def test_withdraw_by_the_porteur():
     application, porteur = submitted_dossier()
-    transition(application, action=Action.WITHDRAW, by=porteur)
+    transition(application=application, action=Action.WITHDRAW, by=porteur)
     application.refresh_from_db()
     assert application.status == Status.WITHDRAWN
 
@@ -221,8 +230,9 @@ def test_transitions_email_the_people_concerned(mailoutbox, django_capture_on_co
     confirmed_member(porteur, application.grappe.porteur)
     colleague = UserFactory(email="collegue@grappe.fr")
     confirmed_member(colleague, application.grappe.porteur)
+    required_attachments(application, porteur)
     with django_capture_on_commit_callbacks(execute=True):
-        transition(application, action=Action.SUBMIT, by=porteur)
+        transition(application=application, action=Action.SUBMIT, by=porteur)
     # Every confirmed member, the submitter included: it is their deposit receipt.
     assert sorted(m.to[0] for m in mailoutbox) == ["collegue@grappe.fr", "porteur@grappe.fr"]
     assert "Accusé de dépôt" in mailoutbox[0].subject

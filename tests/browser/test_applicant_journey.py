@@ -18,7 +18,7 @@ from playwright.sync_api import Page, expect
 from applications.models import Application, Attachment
 from grappes.models import FinessCategory, OrganisationMember
 from grappes.services import organisation_member_confirm
-from tests.browser.test_smoke import _serious_violations
+from tests.browser.helpers import serious_violations
 from tests.factories import (
     ApplicationFactory,
     OrganisationFactory,
@@ -50,7 +50,7 @@ class Journey:
         self.page.screenshot(
             path=self.artifacts / f"journey-{self.step:02d}-{name}.png", full_page=True
         )
-        assert _serious_violations(self.page) == [], name
+        assert serious_violations(self.page) == [], name
 
 
 def _link_in_last_mail(pattern: str) -> str:

@@ -15,16 +15,13 @@ from playwright.sync_api import expect
 from applications.decisions import tasks as decision_tasks
 from applications.decisions.services import decision_export_build, decision_issue
 from applications.models import DecisionExport
-from tests.applications.test_decisions import (  # private_storage: autouse
-    cnsa_agent,
-    decided_dossier,
-    private_storage,  # noqa: F401
-)
-from tests.browser.test_smoke import _serious_violations
+from tests.applications.helpers import cnsa_agent, decided_dossier
+from tests.browser.helpers import serious_violations
 
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("private_storage"),
 ]
 
 PASSWORD = "Un-mot-de-passe-solide-2023"
@@ -62,7 +59,7 @@ def test_cnsa_agent_exports_a_batch_of_decisions(
     for decision in paris:
         expect(page.get_by_text(decision.number)).to_be_visible()
     page.screenshot(path=artifacts_dir / "decisions-01-list.png", full_page=True)
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []
 
     page.get_by_role("button", name=re.compile("Exporter les 3 décisions")).click()
     expect(page.get_by_role("heading", name=re.compile("Export de décisions"))).to_be_visible()
@@ -70,7 +67,7 @@ def test_cnsa_agent_exports_a_batch_of_decisions(
     assert queued == [job.pk]
     bar = page.locator("#export-bar")
     expect(bar).to_have_attribute("value", "0")
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []
 
     decision_export_build(job_id=job.pk)
     expect(bar).to_have_attribute("value", "100", timeout=15_000)
@@ -98,7 +95,7 @@ def test_cnsa_agent_exports_a_batch_of_decisions(
     page.goto(f"{base}/instruction/tableau-de-bord/")
     expect(page.locator("svg.portal-chart")).to_have_count(2)
     page.screenshot(path=artifacts_dir / "decisions-03-dashboard.png", full_page=True)
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []
     page.context.clear_cookies()
     page.goto(f"{base}/verifier/")
     page.get_by_label("Numéro de la décision").fill(first.number)
@@ -109,4 +106,4 @@ def test_cnsa_agent_exports_a_batch_of_decisions(
     page.get_by_role("button", name="Vérifier le fichier").click()
     expect(page.get_by_role("heading", name="Document authentique")).to_be_visible()
     page.screenshot(path=artifacts_dir / "decisions-04-verify.png", full_page=True)
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []

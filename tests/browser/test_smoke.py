@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from django.core.management import call_command
+from playwright.sync_api import expect
 
 from applications.demo.simple import DEMO_GRAPPE, DEMO_PASSWORD
 from applications.models import Application
+from tests.browser.helpers import serious_violations
 
 pytestmark = [
     pytest.mark.browser,
@@ -15,30 +16,20 @@ pytestmark = [
 ]
 
 
-def _serious_violations(page) -> list[str]:
-    """axe-core violations of impact serious or critical on the current page."""
-    results = Axe().run(page)
-    return [
-        f"{v['id']}: {v['help']}"
-        for v in results.response["violations"]
-        if v.get("impact") in ("serious", "critical")
-    ]
-
-
 def test_home_then_admin_login_and_quote(live_server, page, artifacts_dir):
     call_command("seed_demo")
     page.goto(live_server.url + "/")
-    assert page.get_by_role("heading", name="ESMS numérique", level=1).is_visible()
-    assert page.get_by_text("Appel à projets national 2023").is_visible()
+    expect(page.get_by_role("heading", name="ESMS numérique", level=1)).to_be_visible()
+    expect(page.get_by_text("Appel à projets national 2023")).to_be_visible()
     # The DSFR stylesheet is really applied (a dropped stylesheet would leave the default font).
     font = page.evaluate("getComputedStyle(document.body).fontFamily")
     assert "Marianne" in font
     page.screenshot(path=artifacts_dir / "home.png", full_page=True)
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []
 
     page.goto(live_server.url + "/comptes/login/")
     page.screenshot(path=artifacts_dir / "connexion.png", full_page=True)
-    assert _serious_violations(page) == []
+    assert serious_violations(page) == []
 
     page.goto(live_server.url + "/admin/login/?next=/admin/")
     page.fill("input[name=username]", "admin@demo.esms.fr")
@@ -46,5 +37,5 @@ def test_home_then_admin_login_and_quote(live_server, page, artifacts_dir):
     page.click("input[type=submit]")
     application = Application.objects.get(grappe__name=DEMO_GRAPPE)
     page.goto(f"{live_server.url}/admin/applications/application/{application.pk}/change/")
-    assert page.get_by_text("Éligible").first.is_visible()
+    expect(page.get_by_text("Éligible").first).to_be_visible()
     page.screenshot(path=artifacts_dir / "admin-application.png", full_page=True)

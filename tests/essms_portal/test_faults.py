@@ -46,15 +46,14 @@ from essms_portal.celery import app
 from essms_portal.outbox import email_queue, enqueue
 from essms_portal.tasks import ping, sweep
 from grappes.models import FinessImportJob
-from tests.applications.helpers import ars, submitted_dossier
-from tests.applications.test_decisions import cnsa_agent, decided_dossier
+from tests.applications.helpers import ars, cnsa_agent, decided_dossier, submitted_dossier
 from tests.factories import (
     ApplicationFactory,
     UserFactory,
     confirmed_member,
     grappe_with_structures,
 )
-from tests.grappes.test_import_admin import extract_upload
+from tests.grappes.helpers import extract_upload
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEADLINE = float(os.environ.get("WORKER_TEST_DEADLINE", "300"))

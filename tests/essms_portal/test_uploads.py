@@ -120,17 +120,6 @@ def test_validate_upload_returns_the_type_and_extension_of_the_content(name, con
 
 
 @pytest.fixture
-def private_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private")},
-        },
-    }
-
-
-@pytest.fixture
 def dossier(client, private_storage):
     application = ApplicationFactory(grappe=grappe_with_structures(15))
     user = UserFactory()

@@ -191,7 +191,7 @@ def with_value(path: list[str | int], value: str) -> str:
         target = target[key]  # type: ignore[index]
     target[path[-1]] = value  # type: ignore[index]
     text = json.dumps(data)
-    assert "\\u" in text or value.isascii()  # the JSON carries the escape, not raw bytes
+    assert text.isascii()  # the JSON carries escapes ("\\ud800"), not raw characters
     return text
 
 

@@ -26,7 +26,7 @@ def test_quote_for_a_regional_dossier_uses_campaign_defaults():
     HardwareRequest.objects.create(
         application=application, organisation=application.grappe.porteur, amount=Decimal(18_000)
     )
-    quote = quote_for(application)
+    quote = quote_for(application=application)
     assert quote.eligible, quote.errors
     assert [line.amount for line in quote.structures] == [25_000] * 15
     assert quote.supports.procurement == 15_000
@@ -40,7 +40,7 @@ def test_campaign_parameters_are_data():
     campaign = application.call.campaign
     campaign.acquisition_amount = Decimal(30_000)
     campaign.save()
-    assert quote_for(application).structures[0].amount == 30_000
+    assert quote_for(application=application).structures[0].amount == 30_000
 
 
 def test_structures_funded_in_an_earlier_campaign_are_flagged():
@@ -53,5 +53,5 @@ def test_structures_funded_in_an_earlier_campaign_are_flagged():
     funded = earlier.grappe.memberships.first().structure
     later = ApplicationFactory(grappe=grappe_with_structures(15))
     GrappeMembershipFactory(grappe=later.grappe, structure=funded)
-    codes = {(e.code, e.finess) for e in quote_for(later).errors}
+    codes = {(e.code, e.finess) for e in quote_for(application=later).errors}
     assert ("ALREADY_FUNDED", funded.finess) in codes

@@ -1,5 +1,7 @@
 """Every model is in the admin with search and filters; grappe and dossier pages show the quote."""
 
+import html
+
 import pytest
 from django.apps import apps
 from django.contrib import admin
@@ -10,6 +12,7 @@ from applications.demo.simple import DEMO_GRAPPE
 from applications.models import Application
 from essms_portal.accounts.models import Role
 from grappes.models import Grappe
+from tests.applications.helpers import submitted_dossier
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,15 +53,16 @@ def test_grappe_and_application_pages_show_a_read_only_quote(admin_client):
 
 
 def test_admin_transition_action_goes_through_the_workflow(admin_client):
-    application = Application.objects.get(grappe__name=DEMO_GRAPPE)
+    application, _porteur = submitted_dossier()
     response = admin_client.post(
         reverse("admin:applications_application_changelist"),
         {"action": "apply_take", "_selected_action": [application.pk]},
         follow=True,
     )
-    # An administrator holds no reviewer role: the workflow refuses and the status is unchanged.
-    assert (
-        "pas habilité" in response.content.decode() or "pas possible" in response.content.decode()
+    # A submitted dossier may be taken, but not by an administrator, who holds no reviewer
+    # role: the workflow refuses and the status is unchanged.
+    assert "Vous n'êtes pas habilité à effectuer cette action." in html.unescape(
+        response.content.decode()
     )
     application.refresh_from_db()
-    assert application.status == "draft"
+    assert application.status == "submitted"

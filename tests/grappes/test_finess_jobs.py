@@ -20,20 +20,12 @@ from grappes.finess import jobs as finess_jobs
 from grappes.finess.jobs import finess_import_job_run
 from grappes.models import FinessImportJob, Organisation, Structure
 from scripts.generate_finess_extract import generate
-from tests.grappes.test_finess_import import ET1, ET2, geo_line, structure_line, write_extract
+from tests.grappes.helpers import ET1, ET2, geo_line, structure_line, write_extract
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
-
-
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private")},
-        },
-    }
+pytestmark = [
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.usefixtures("private_storage"),
+]
 
 
 @pytest.fixture

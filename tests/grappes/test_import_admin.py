@@ -7,39 +7,19 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from essms_portal.accounts.models import Role
-from essms_portal.identifiers import finess_with_key
 from grappes.models import FinessImportJob, Structure
 from tests.factories import UserFactory
-from tests.grappes.test_finess_import import MARKER, geo_line, structure_line
+from tests.grappes.helpers import extract_upload
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_storage")]
 
 UPLOAD_URL = "admin:grappes_finessimportjob_upload"
-
-
-@pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    """Uploads go to a temporary private storage, not var/."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private")},
-        },
-    }
-    return tmp_path / "private"
 
 
 @pytest.fixture
 def admin_client(client):
     client.force_login(UserFactory(role=Role.ADMINISTRATOR, is_staff=True, is_superuser=True))
     return client
-
-
-def extract_upload(name: str = "etalab-cs1100507-stock-20240115-0336.csv") -> SimpleUploadedFile:
-    numbers = [finess_with_key(f"01000{n:03d}") for n in (1, 2, 3)]
-    lines = [MARKER, *(structure_line(n) for n in numbers), geo_line(numbers[0]), "structureet;1"]
-    return SimpleUploadedFile(name, ("\n".join(lines) + "\n").encode(), content_type="text/csv")
 
 
 def test_staff_upload_runs_the_import_and_stores_the_counts(
