@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from essms_portal.accounts.models import User
 from essms_portal.emails import email_queue_template
+from essms_portal.errors import UserError
 from essms_portal.identifiers import finess_error
 from essms_portal.links import portal_reverse
 
@@ -41,13 +42,8 @@ INVITATION_DAYS = 14
 NOT_ALLOWED = "Vous n'êtes pas habilité à effectuer cette action pour cet organisme."
 
 
-class ServiceError(Exception):
-    """A refused request; ``field`` names the form field the message belongs to."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class ServiceError(UserError):
+    """A refused request on organisations, ESSMS or grappes (``message``, ``field``)."""
 
 
 class NotAllowed(ServiceError):

@@ -42,6 +42,7 @@ from funding.rules import tranches
 from funding.services import campaign_parameters
 from grappes.models import GrappeMembership, Organisation, ProjectType
 
+from ..errors import DossierError
 from ..models import (
     NATIONAL_REGION_KEY,
     Application,
@@ -78,12 +79,8 @@ SECOND_TRANCHE_CONDITIONS = (
 PDF_CHUNK = 64 * 1024
 
 
-class DecisionError(Exception):
+class DecisionError(DossierError):
     """A decision could not be issued or exported; ``message`` is shown as is (French)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 # --------------------------------------------------------------------------------------------

@@ -122,7 +122,7 @@ def application_create(request: HttpRequest, grappe_pk: int) -> HttpResponse:
                 grappe=grappe, call=form.cleaned_data["call"], by=_user(request)
             )
         except DossierError as error:
-            form.add_error("call", str(error))
+            form.add_error("call", error.message)
         else:
             return redirect("dossiers:detail", pk=application.pk)
     return render(
@@ -194,7 +194,7 @@ def application_detail(request: HttpRequest, pk: int) -> HttpResponse:
             except TransitionError as error:  # stale version
                 messages.error(request, error.message)
             except DossierError as error:
-                messages.error(request, str(error))
+                messages.error(request, error.message)
             else:
                 messages.success(request, "Dossier enregistré.")
             return redirect("dossiers:detail", pk=application.pk)
@@ -252,7 +252,7 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
             membership=form.cleaned_data["membership"],
         )
     except DossierError as error:
-        messages.error(request, str(error))
+        messages.error(request, error.message)
         return redirect("dossiers:detail", pk=pk)
     except ValidationError as error:
         form.add_error("file", error)
@@ -297,8 +297,8 @@ def submit(request: HttpRequest, pk: int) -> HttpResponse:
             by=_user(request),
             expected_version=form.cleaned_data["version"],
         )
-    except (TransitionError, DossierError) as error:
-        messages.error(request, getattr(error, "message", str(error)))
+    except DossierError as error:
+        messages.error(request, error.message)
         return redirect("dossiers:detail", pk=pk)
     messages.success(request, "Dossier déposé. Votre récépissé est disponible ci-dessous.")
     return redirect("dossiers:receipt", pk=pk)
@@ -337,7 +337,7 @@ def post_message(request: HttpRequest, pk: int) -> HttpResponse:
             application=application, by=_user(request), text=form.cleaned_data["text"]
         )
     except DossierError as error:
-        messages.error(request, str(error))
+        messages.error(request, error.message)
     else:
         messages.success(request, "Message envoyé.")
     return redirect("dossiers:detail", pk=pk)

@@ -70,11 +70,6 @@ def _instructing(request: HttpRequest, pk: int) -> Application:
     return application
 
 
-def _message(error: Exception) -> str:
-    """The French message of a refused write (TransitionError or DossierError)."""
-    return error.message if isinstance(error, TransitionError) else str(error)
-
-
 def _back_to(application: Application, anchor: str = "") -> HttpResponse:
     response = redirect("applications:review", pk=application.pk)
     response["Location"] += f"#{anchor}" if anchor else ""
@@ -209,8 +204,8 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
             services.application_assign(
                 application=application, assignee=form.cleaned_data["assignee"], by=_user(request)
             )
-        except (TransitionError, DossierError) as error:
-            messages.error(request, _message(error))
+        except DossierError as error:
+            messages.error(request, error.message)
             return _back_to(application, "instruction")
         messages.success(request, "Affectation enregistrée.")
     return _back_to(application, "instruction")
@@ -250,8 +245,8 @@ def save_review(request: HttpRequest, pk: int) -> HttpResponse:
             marks=form.marks(),
             comment=form.cleaned_data["comment"],
         )
-    except (TransitionError, DossierError) as error:
-        messages.error(request, _message(error))
+    except DossierError as error:
+        messages.error(request, error.message)
         return _back_to(application, "notation")
     messages.success(request, "Évaluation enregistrée.")
     return _back_to(application, "notation")
@@ -300,8 +295,8 @@ def save_proposal(request: HttpRequest, pk: int) -> HttpResponse:
             motivation=form.cleaned_data["motivation"],
             expected_version=form.cleaned_data["version"],
         )
-    except (TransitionError, DossierError) as error:
-        messages.error(request, _message(error))
+    except DossierError as error:
+        messages.error(request, error.message)
         return _back_to(application)
     messages.success(request, "Proposition enregistrée.")
     return _back_to(application, "proposition")
