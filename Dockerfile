@@ -8,7 +8,8 @@ WORKDIR /app
 COPY requirements/base.txt requirements/base.txt
 RUN pip install --no-cache-dir -r requirements/base.txt
 COPY . .
-RUN DJANGO_SECRET_KEY=build DJANGO_ALLOWED_HOSTS=localhost PORTAL_BASE_URL=http://localhost \
+# A throwaway key for this build step only: production settings refuse a weak one.
+RUN DJANGO_SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')" DJANGO_ALLOWED_HOSTS=localhost PORTAL_BASE_URL=http://localhost \
     python manage.py collectstatic --noinput
 RUN useradd --system --home /app portal && mkdir -p /app/var && chown -R portal /app/var
 USER portal

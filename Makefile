@@ -22,6 +22,7 @@ system-deps-demo system-deps-test: system-deps-%:
 demo: system-deps-demo $(STAMP)
 	mkdir -p var
 	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py migrate --noinput
+	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py createcachetable
 	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py seed_demo
 	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py runserver 127.0.0.1:8000
 

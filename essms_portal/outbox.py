@@ -136,6 +136,17 @@ class OutboxEmailBackend(BaseEmailBackend):
     """Django e-mail backend that writes to the outbox instead of sending (allauth, admin)."""
 
     def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        try:
+            return self._queue_all(email_messages)
+        except Exception:
+            # mail_admins() from the error handler (AdminEmailHandler) asks for fail_silently:
+            # a database that is down must not turn the 500 page into a crash.
+            if not self.fail_silently:
+                raise
+            logger.exception("Courriel non mis en file d'attente (fail_silently).")
+            return 0
+
+    def _queue_all(self, email_messages: Sequence[EmailMessage]) -> int:
         count = 0
         for message in email_messages:
             html = next(

@@ -3,13 +3,20 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from essms_portal.accounts.admin_login import admin_login
 from grappes import espace_urls as organisations_urls
 
 from . import views
+from .security import server_error
+
+# The 500 page says "the technical team was told" only when ADMINS or Sentry is configured.
+handler500 = server_error
 
 admin.site.site_header = "ESMS numérique — administration"
 admin.site.site_title = "ESMS numérique"
 admin.site.index_title = "Référentiel, campagnes et dossiers"
+# Admin sign-in goes through allauth: MFA and the login rate limits apply (issue #12).
+admin.site.login = admin_login  # type: ignore[method-assign]
 
 urlpatterns = [
     path("", views.home, name="home"),

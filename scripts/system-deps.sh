@@ -3,8 +3,9 @@
 # the dpkg check takes milliseconds, so there is no stamp that could go stale).
 #
 #   scripts/system-deps.sh demo   Pango, HarfBuzz and fonts, for WeasyPrint (PDF letters)
-#   scripts/system-deps.sh test   the same, plus Chromium (browser tests) and poppler-utils
-#                                 (pdftotext, used by the tests)
+#   scripts/system-deps.sh test   the same, plus Chromium (browser tests), poppler-utils
+#                                 (pdftotext, used by the tests) and clamav-daemon (clamd,
+#                                 started by the antivirus tests)
 #
 # Debian/Ubuntu: missing packages are installed when running as root (apt-get); otherwise the
 # script stops at once, printing the exact command to run. Without dpkg (another system) it
@@ -17,7 +18,7 @@ set -euo pipefail
 
 mode="${1:-}"
 PDF_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
-TEST_PACKAGES=(chromium poppler-utils)
+TEST_PACKAGES=(chromium poppler-utils clamav-daemon)
 case "$mode" in
   demo) packages=("${PDF_PACKAGES[@]}") ;;
   test) packages=("${PDF_PACKAGES[@]}" "${TEST_PACKAGES[@]}") ;;
@@ -36,7 +37,8 @@ if ! command -v dpkg-query >/dev/null 2>&1; then
   echo "Il faut l'équivalent des paquets Debian : ${packages[*]}" >&2
   echo "  (Pango ≥ 1.44 et HarfBuzz pour WeasyPrint, polices DejaVu)" >&2
   if [ "$mode" = test ]; then
-    echo "  (Chromium en /usr/bin/chromium pour les tests de navigateur, pdftotext de poppler)" >&2
+    echo "  (Chromium en /usr/bin/chromium pour les tests de navigateur, pdftotext de poppler," >&2
+    echo "   clamd en /usr/sbin/clamd pour les tests antivirus)" >&2
   fi
   if [ "$mode" = demo ]; then
     echo "La démonstration continue ; sans ces bibliothèques, les lettres PDF échoueront." >&2

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.factories import mfa_enrolled
+
 # Playwright's sync API runs an event loop in the test thread; Django must allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -44,6 +46,22 @@ def artifacts_dir() -> Iterator[Any]:
     yield path
 
 
+@pytest.fixture(autouse=True)
+def _clear_shared_cache(request: pytest.FixtureRequest, django_db_blocker: Any) -> Iterator[None]:
+    """The cache (rate limits) lives in the test database: a test that commits clears it, so
+    neither tests nor runs share state (other tests' rows are rolled back with them)."""
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    committing = {"transactional_db", "live_server"} & set(request.fixturenames) or (
+        marker is not None and marker.kwargs.get("transaction")
+    )
+    if committing:
+        from django.core.cache import cache
+
+        with django_db_blocker.unblock():
+            cache.clear()
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     if report.skipped:
         _skipped.append(report.nodeid)
@@ -64,6 +82,12 @@ def drain(response: Any) -> bytes:
         closer()
     response._resource_closers.clear()
     return content
+
+
+@pytest.fixture
+def admin_user(admin_user: Any) -> Any:
+    """pytest-django's superuser (``admin_client``), enrolled in MFA as every agent must be."""
+    return mfa_enrolled(admin_user)
 
 
 @pytest.fixture

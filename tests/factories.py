@@ -7,10 +7,13 @@ from decimal import Decimal
 
 import factory
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
 
 from applications.models import Application, Attachment, Call, Campaign
 from applications.workflow import REQUIRED_ATTACHMENTS
 from essms_portal.accounts.models import Role, User
+from essms_portal.accounts.security import is_agent
 from essms_portal.identifiers import finess_with_key, siren_with_key
 from grappes.models import (
     CasfCategory,
@@ -41,6 +44,22 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
+
+    @factory.post_generation
+    def mfa(obj, create, extracted, **kwargs):
+        """Agents are enrolled in MFA (mandatory for them); ``mfa=False`` leaves one without."""
+        if create and extracted is not False and is_agent(obj):
+            mfa_enrolled(obj)
+
+
+TEST_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # base32, tests only
+
+
+def mfa_enrolled(user: User, secret: str = TEST_TOTP_SECRET) -> User:
+    """Give ``user`` an active TOTP authenticator (allauth.mfa), as after enrolment."""
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, secret)
+    return user
 
 
 class OrganisationFactory(factory.django.DjangoModelFactory):

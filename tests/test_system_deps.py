@@ -20,7 +20,7 @@ SCRIPT = ROOT / "scripts" / "system-deps.sh"
 BASH = shutil.which("bash") or "/bin/bash"
 
 PDF = ["libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-dejavu-core"]
-TEST_ONLY = ["chromium", "poppler-utils"]
+TEST_ONLY = ["chromium", "poppler-utils", "clamav-daemon"]
 
 # The stand-ins use bash builtins only: PATH holds nothing else.
 FAKE_DPKG_QUERY = """#!{bash}
@@ -90,10 +90,10 @@ def test_missing_packages_for_a_non_root_user_stop_with_the_exact_command(machin
     machine.install(*PDF)
     result = machine.run("test")
     assert result.returncode != 0
-    assert "Paquets système manquants : chromium poppler-utils" in result.stderr
+    assert "Paquets système manquants : chromium poppler-utils clamav-daemon" in result.stderr
     assert (
         "Lancez : sudo apt-get update && sudo apt-get install -y --no-install-recommends "
-        "chromium poppler-utils\n"
+        "chromium poppler-utils clamav-daemon\n"
     ) in result.stderr
     assert machine.apt_calls() == []
 
@@ -110,7 +110,7 @@ def test_as_root_the_missing_packages_are_installed_non_interactively(machine):
     machine.install("fonts-dejavu-core", "poppler-utils")
     result = machine.run("test", uid=0)
     assert result.returncode == 0, result.stderr
-    missing = "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 chromium"
+    missing = "libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 chromium clamav-daemon"
     assert machine.apt_calls() == [
         "DEBIAN_FRONTEND=noninteractive apt-get update -qq",
         f"DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends {missing}",

@@ -203,6 +203,15 @@ ACCOUNT_PAGES = {
     "account_reset_password_code",
     "account_password_reset_code",
     "account_confirm_password_reset_code",
+    # allauth.mfa: the user's own authenticators (mandatory for agents, issue #12).
+    "mfa_index",
+    "mfa_authenticate",
+    "mfa_reauthenticate",
+    "mfa_activate_totp",
+    "mfa_deactivate_totp",
+    "mfa_view_recovery_codes",
+    "mfa_generate_recovery_codes",
+    "mfa_download_recovery_codes",
 }
 
 
@@ -371,6 +380,8 @@ def test_role_url_matrix(client, world, name, actor):
     if response.streaming:
         drain(response)
     assert response.status_code == expected[actor], (name, actor)
+    # Every answer (page, file, JSON, redirect, error) carries the CSP (issue #12).
+    assert "default-src 'self'" in response.get("Content-Security-Policy", ""), (name, actor)
     if response.status_code == LOGIN and actor == "anonymous":
         assert "/comptes/login/" in response["Location"]
 

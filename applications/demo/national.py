@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP
 from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from tqdm import tqdm
@@ -71,7 +72,7 @@ from ..models import (
     WorkflowLog,
 )
 from ..workflow import GENESIS_HASH, RECORDS, TRANSITIONS, Action, Status, entry_digest
-from .simple import DEMO_PASSWORD, DEMO_YEAR, seed_small
+from .simple import DEMO_PASSWORD, DEMO_TOTP_SECRET, DEMO_YEAR, seed_small
 
 EMAIL_DOMAIN = "national.demo.esms.fr"
 BATCH = 2_000
@@ -479,6 +480,7 @@ class _Builder:
         )
         if created:
             EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+            TOTP.activate(user, DEMO_TOTP_SECRET)  # MFA is mandatory for agents
         return user
 
     # --- Grappes and applications ----------------------------------------------------------

@@ -32,11 +32,15 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP
+from allauth.mfa.utils import is_mfa_enabled
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import reverse
 
 from essms_portal.accounts.models import Role, User
+from essms_portal.accounts.security import is_agent
 from essms_portal.identifiers import finess_with_key, siren_with_key, siret_with_key
 from grappes.models import (
     CasfCategory,
@@ -96,6 +100,9 @@ from ..workflow import (
 logger = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "demo-esms-2023!"  # noqa: S105 - local demo only, printed in the README
+# MFA is mandatory for agents: the demo agent accounts share this pre-enrolled TOTP secret
+# (base32; add it to an authenticator app, or `oathtool --totp -b <secret>`). Demo only.
+DEMO_TOTP_SECRET = "ESMSDEMOESMSDEMOESMSDEMOESMSDEMO"  # noqa: S105
 DEMO_YEAR = 2023
 OTHER_REGION = "84"  # Auvergne-Rhône-Alpes: the region of the second pair of ARS agents
 
@@ -203,6 +210,8 @@ def _account(email: str, role: str, region: str | None, title: str) -> tuple[Use
     EmailAddress.objects.get_or_create(
         user=user, email=email, defaults={"verified": True, "primary": True}
     )
+    if is_agent(user) and not is_mfa_enabled(user, [Authenticator.Type.TOTP]):
+        TOTP.activate(user, DEMO_TOTP_SECRET)
     return user, created
 
 

@@ -11,7 +11,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from essms_portal.accounts.models import User
-from essms_portal.uploads import private_path, stored_name, validate_upload
+from essms_portal.antivirus import scan_upload
+from essms_portal.uploads import private_path, sanitised_name, stored_name, validate_upload
 from grappes.models import Grappe, GrappeMembership
 
 from .. import permissions
@@ -124,6 +125,9 @@ def attachment_add(
         "Vous ne pouvez pas ajouter de pièce à ce dossier.",
     )
     checked = validate_upload(upload)
+    # Scanned before anything is stored: an infected file (or, when the antivirus is required,
+    # one clamd cannot scan) raises a ValidationError and leaves no row and no file.
+    scan_upload(upload, name=sanitised_name(upload.name or "document"))
     # The name carries the extension of the detected type, never the one the user typed.
     name = stored_name(upload.name or "document", checked.extension)
     stored = default_storage.save(private_path(f"dossiers/{application.pk}", name), upload)

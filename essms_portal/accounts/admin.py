@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 
-from .models import User
+from .models import LoginEvent, User
 
 
 @admin.register(User)
@@ -28,3 +28,25 @@ class UserAdmin(DjangoUserAdmin):
             {"classes": ("wide",), "fields": ("email", "role", "region", "password1", "password2")},
         ),
     )
+
+
+@admin.register(LoginEvent)
+class LoginEventAdmin(admin.ModelAdmin):
+    """The login audit, read-only: nobody adds, edits or deletes an event (the purge does)."""
+
+    list_display = ("created_at", "kind", "identifier", "user", "ip_address", "user_agent")
+    list_filter = ("kind", "created_at")
+    search_fields = ("identifier", "user__email", "ip_address")
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)
+    readonly_fields = ("created_at", "kind", "identifier", "user", "ip_address", "user_agent")
+    fields = readonly_fields
+
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_delete_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False

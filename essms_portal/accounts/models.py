@@ -96,3 +96,47 @@ class User(AbstractUser):
     def __str__(self) -> str:
         full = self.get_full_name()
         return f"{full} <{self.email}>" if full else self.email
+
+
+class LoginEvent(models.Model):
+    """One authentication event, for the administrators' audit (essms_portal.accounts.audit).
+
+    Kept ``LOGIN_AUDIT_RETENTION_DAYS`` days (purged daily by Celery beat)."""
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", "Connexion"
+        LOGIN_FAILED = "login_failed", "Échec de connexion"
+        LOGOUT = "logout", "Déconnexion"
+        PASSWORD_CHANGED = "password_changed", "Mot de passe modifié"
+        PASSWORD_RESET = "password_reset", "Mot de passe réinitialisé"
+        MFA_ENROLLED = "mfa_enrolled", "Double authentification activée"
+        MFA_REMOVED = "mfa_removed", "Double authentification retirée"
+
+    kind = models.CharField("événement", max_length=20, choices=Kind.choices)
+    user = models.ForeignKey(
+        User,
+        verbose_name="utilisateur",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="login_events",
+    )
+    identifier = models.CharField(
+        "identifiant saisi",
+        max_length=254,
+        blank=True,
+        help_text="L'adresse saisie au formulaire, même si aucun compte ne lui correspond.",
+    )
+    ip_address = models.GenericIPAddressField("adresse IP", null=True, blank=True)
+    user_agent = models.CharField("navigateur", max_length=500, blank=True)
+    created_at = models.DateTimeField("date", auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = "événement de connexion"
+        verbose_name_plural = "journal des connexions"
+        ordering = ("-created_at", "-pk")
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        when = f"{self.created_at:%Y-%m-%d %H:%M}" if self.created_at else ""
+        return f"{self.get_kind_display()} — {self.identifier or '?'} ({when})"

@@ -32,11 +32,13 @@ INSTALLED_APPS = [
     "django.contrib.sites",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "crispy_forms",
     "django_filters",
     "widget_tweaks",
     "dsfr",
     "essms_portal.accounts",
+    "axes",
     "post_office",
     "grappes",
     "funding",
@@ -45,6 +47,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy (CONTENT_SECURITY_POLICY below) and Permissions-Policy headers.
+    "csp.middleware.CSPMiddleware",
+    "essms_portal.security.PermissionsPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -56,6 +61,11 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # Agents (ARS, CNSA, administrators): bounded sessions, then mandatory MFA (issue #12).
+    "essms_portal.accounts.security.AgentSessionMiddleware",
+    "essms_portal.accounts.security.AgentMFAMiddleware",
+    # Last: turns a lockout (django-axes) into the French lockout page, HTTP 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "essms_portal.urls"
@@ -88,6 +98,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses any login, right password or not, of a locked-out account or IP (axes).
+    "essms_portal.accounts.backends.LockoutBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -98,7 +110,16 @@ AUTH_PASSWORD_VALIDATORS = [
         "OPTIONS": {"min_length": 12},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # French common passwords (azerty, motdepasse, soleil… with their usual suffixes).
+    {
+        "NAME": "django.contrib.auth.password_validation.CommonPasswordValidator",
+        "OPTIONS": {
+            "password_list_path": BASE_DIR / "essms_portal/accounts/common-passwords-fr.txt.gz"
+        },
+    },
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # CNIL délibération n° 2022-100: 12 characters of 3 classes out of 4, or a 16-char passphrase.
+    {"NAME": "essms_portal.accounts.validators.CnilPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "organisations:home"
@@ -112,6 +133,10 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[ESMS numérique] "
+# allauth.mfa: TOTP with recovery codes; mandatory for agents (essms_portal.accounts.security).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "ESMS numérique"
+MFA_REQUIRED_FOR_AGENTS = True
 
 LANGUAGE_CODE = "fr-fr"
 LANGUAGES = [("fr", "Français")]
@@ -134,6 +159,12 @@ STORAGES = {
 # Manifest storage rewrites the DSFR CSS, so its SRI hashes would no longer match.
 DSFR_USE_INTEGRITY_CHECKSUMS = False
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Antivirus (essms_portal/antivirus.py): clamd's Unix socket path or tcp://host:3310. Empty:
+# scanning disabled (demo, development; a warning is logged at each upload). When required,
+# an upload is refused, nothing stored, while clamd cannot answer.
+ANTIVIRUS_SOCKET = env("ANTIVIRUS_SOCKET", default="")
+ANTIVIRUS_REQUIRED = env.bool("ANTIVIRUS_REQUIRED", default=bool(ANTIVIRUS_SOCKET))
+ANTIVIRUS_TIMEOUT = env.float("ANTIVIRUS_TIMEOUT", default=30.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10_485_760
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = ["dsfr"]
@@ -189,13 +220,57 @@ CELERY_TASK_PUBLISH_RETRY = False
 CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
 CELERY_REDIS_SOCKET_TIMEOUT = 10.0
 
+# Server errors reach someone (docs/operations.md): an e-mail to ADMINS, through the outbox,
+# for every unhandled exception and 5xx (logger "django", DEBUG off), and Sentry when
+# SENTRY_DSN is set (settings/production.py). DJANGO_ADMINS="Nom <mail>,Autre <mail2>".
+ADMINS = [
+    (name.strip(), address.strip().rstrip(">"))
+    for name, _, address in (
+        entry.strip().rpartition("<") for entry in env.list("DJANGO_ADMINS", default=[])
+    )
+]
+SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+EMAIL_SUBJECT_PREFIX = "[ESMS numérique] "
+SENTRY_DSN = env("SENTRY_DSN", default="")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"require_debug_false": {"()": "django.utils.log.RequireDebugFalse"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "mail_admins": {
+            "level": "ERROR",
+            "filters": ["require_debug_false"],
+            "class": "django.utils.log.AdminEmailHandler",
+        },
+    },
+    # Replaces Django's default "django" logger (console in DEBUG, mail_admins): one e-mail per
+    # error, console output through root.
+    "loggers": {"django": {"handlers": ["mail_admins"], "level": "INFO"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# Content-Security-Policy (django-csp 4; docs/operations.md): only the portal's own files. No
+# inline script or event handler anywhere (templates load static/js/*.js); no inline style
+# either: DSFR's CSS and JS need none (its JS sets styles through the CSSOM, which CSP does not
+# restrict). data: images: DSFR's CSS draws its icons and some backgrounds as data: URIs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+SECURE_REFERRER_POLICY = "same-origin"
 
 PORTAL_NAME = "ESMS numérique"
 # Absolute address printed on decision letters (verification URL) and in e-mails.
@@ -209,4 +284,52 @@ CELERY_BEAT_SCHEDULE = {
         "task": "applications.tasks.send_complement_reminders",
         "schedule": 24 * 60 * 60,
     },
+}
+
+# Login security (issue #12): shared cache, lockout, audit. See docs/operations.md.
+# A cache shared by every process (gunicorn workers, hosts), so that allauth's rate limits hold
+# across them: Redis when REDIS_URL is set, otherwise the database (`manage.py createcachetable`).
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "django_cache",
+        }
+    )
+}
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": "5/5m/ip,5/5m/key",
+    "login": "30/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+    "change_password": "5/m/user",
+}
+# django-axes: every login form (allauth's, the admin's, any authenticate(request, …)) is
+# locked after AXES_FAILURE_LIMIT failures, per account and, separately, per IP address, for
+# AXES_COOLOFF_TIME. Attempts are stored in the database, hence shared by all processes.
+# Unlock: `manage.py axes_reset_username <e-mail>` / `axes_reset_ip <ip>` or the admin
+# (Axes, Access attempts: delete the rows).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_TIME_HOURS", default=0.25)  # hours (15 min)
+AXES_LOCKOUT_PARAMETERS = [["username"], ["ip_address"]]
+AXES_USERNAME_CALLABLE = "essms_portal.accounts.lockout.login_identifier"
+AXES_LOCKOUT_TEMPLATE = "account/lockout.html"
+# No start-up banner on every process (commands print only their own output); lockouts and
+# failed attempts are still logged by axes.handlers.
+LOGGING.setdefault("loggers", {})["axes.apps"] = {"level": "WARNING"}  # type: ignore[index]
+# Not reset by a success: with IP lockout, a login to one's own account would otherwise erase
+# the failures from that address against other accounts. Failures expire after the cool-off.
+AXES_RESET_ON_SUCCESS = False
+# Behind a reverse proxy, set AXES_IPWARE_PROXY_COUNT / AXES_IPWARE_META_PRECEDENCE_ORDER.
+AXES_IPWARE_PROXY_COUNT = env.int("AXES_IPWARE_PROXY_COUNT", default=None)
+AXES_IPWARE_META_PRECEDENCE_ORDER = env.tuple(
+    "AXES_IPWARE_META_PRECEDENCE_ORDER", default=("REMOTE_ADDR",)
+)
+# Login audit (accounts.LoginEvent): rows older than this are purged daily.
+LOGIN_AUDIT_RETENTION_DAYS = env.int("LOGIN_AUDIT_RETENTION_DAYS", default=365)
+CELERY_BEAT_SCHEDULE["login-audit-purge"] = {
+    "task": "essms_portal.accounts.tasks.purge_login_events",
+    "schedule": 24 * 60 * 60,
 }

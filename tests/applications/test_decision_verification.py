@@ -209,13 +209,14 @@ def test_the_code_is_printed_on_the_letter_with_the_verification_address():
     for decision in (accepted, rejected):
         with default_storage.open(decision.pdf.name, "rb") as handle:
             text = pdf_text(handle.read())
-        flat = text.replace("\n", "")
+        # Text extraction places spaces and line breaks by glyph position: it may drop the space
+        # where a line wraps or insert one inside a word ("MFQ J"). Compare without whitespace.
+        compact = re.sub(r"\s+", "", text)
         displayed = verification_code_display(decision.verification_code)
         assert decision.snapshot["verification_code"] == displayed
-        # pypdf may drop the space where a line wraps.
-        assert re.search(rf"code de ?vérification ?{displayed}", flat)
-        assert decision.snapshot["verification_page"] in flat
-        assert decision.snapshot["verification_url"] in flat
+        assert f"codedevérification{displayed}" in compact
+        assert decision.snapshot["verification_page"] in compact
+        assert decision.snapshot["verification_url"] in compact
 
 
 def test_codes_carry_at_least_40_random_bits_and_differ():

@@ -16,7 +16,8 @@ from applications.decisions import tasks as decision_tasks
 from applications.decisions.services import decision_export_build, decision_issue
 from applications.models import DecisionExport
 from tests.applications.helpers import cnsa_agent, decided_dossier
-from tests.browser.helpers import serious_violations
+from tests.browser.helpers import enter_totp, serious_violations
+from tests.factories import TEST_TOTP_SECRET
 
 pytestmark = [
     pytest.mark.browser,
@@ -50,6 +51,7 @@ def test_cnsa_agent_exports_a_batch_of_decisions(
     page.fill("input[name=login]", agent.email)
     page.fill("input[name=password]", PASSWORD)
     page.get_by_role("button", name=re.compile("Connexion|Se connecter|Sign In", re.I)).click()
+    enter_totp(page, TEST_TOTP_SECRET)  # agents are enrolled in MFA by the factory
     expect(page.get_by_role("heading", name="Décisions émises", level=1)).to_be_visible()
     expect(page.get_by_text(lyon.number)).to_be_visible()
 

@@ -18,7 +18,13 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
 
 from applications.demo.national import EMAIL_DOMAIN, seed_national
-from applications.demo.simple import DEMO_ACCOUNTS, DEMO_PASSWORD, DemoSummary, seed_small
+from applications.demo.simple import (
+    DEMO_ACCOUNTS,
+    DEMO_PASSWORD,
+    DEMO_TOTP_SECRET,
+    DemoSummary,
+    seed_small,
+)
 
 
 def analyze() -> bool:
@@ -58,6 +64,11 @@ class Command(BaseCommand):
             )
             for email, role, _region, _title in DEMO_ACCOUNTS:
                 self.stdout.write(f"  {email:30} ({role}) mot de passe : {DEMO_PASSWORD}")
+            self.stdout.write(
+                f"  Double authentification des agents (ARS, CNSA, administration) : secret TOTP "
+                f"{DEMO_TOTP_SECRET} à ajouter dans une application d'authentification "
+                f"(ou `oathtool --totp -b {DEMO_TOTP_SECRET}`)."
+            )
         if options["scale"] == "national":
             self._national(options["seed"])
         if analyze():
@@ -97,5 +108,5 @@ class Command(BaseCommand):
             f"valideur-<région>@{EMAIL_DOMAIN} (décide), valideur2-<région>@{EMAIL_DOMAIN} "
             f"(renvoie en instruction), cnsa-validation@{EMAIL_DOMAIN} ; appel national : "
             f"cnsa@demo.esms.fr instruit, cnsa2@demo.esms.fr décide ; mot de passe : "
-            f"{DEMO_PASSWORD}"
+            f"{DEMO_PASSWORD} ; secret TOTP des agents : {DEMO_TOTP_SECRET}"
         )
