@@ -156,7 +156,7 @@ def grappe_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "grappe": grappe,
             "participations": participations,
             "memberships": memberships,
-            "removable": {m.pk for m in memberships if permissions.can_remove_membership(user, m)},
+            "removable": permissions.memberships_removable_by(user, grappe),
             "membership_form": membership_form,
             "invite_form": invite_form,
             "can_add_membership": permissions.can_add_membership(user, grappe),

@@ -141,6 +141,18 @@ def can_remove_membership(user: User, membership: GrappeMembership) -> bool:
     )
 
 
+def memberships_removable_by(user: User, grappe: Grappe) -> set[int]:
+    """The ids of the grappe's ESSMS that :func:`can_remove_membership` lets ``user`` remove,
+    for the whole grappe in two queries (the grappe page asks it for every row)."""
+    if grappe_is_locked(grappe):
+        return set()
+    return set(
+        grappe.memberships.filter(
+            structure__organisation__in=confirmed_organisations(user)
+        ).values_list("pk", flat=True)
+    )
+
+
 def can_confirm_participation(user: User, grappe: Grappe, organisation: Organisation) -> bool:
     """Confirmed members of ``organisation`` confirm its participation in the grappe."""
     return (

@@ -96,3 +96,21 @@ def test_the_porteur_s_remove_button_is_hidden_on_a_partner_essms(client, grappe
     before = db_state()
     client.post(_remove_url(partner_essms))
     assert_unchanged(before)
+
+
+def test_the_page_s_removable_set_is_the_service_s_predicate(grappe_of_two):
+    """The grappe page asks the set-wise form of the rule; it must agree with the predicate the
+    service enforces, row by row, for the porteur and the partner, before and after locking."""
+    from grappes.permissions import can_remove_membership, memberships_removable_by
+
+    application, porteur, partner, _essms = grappe_of_two
+    grappe = application.grappe
+    for locked in (False, True):
+        if locked:
+            Application.objects.filter(pk=application.pk).update(
+                status="submitted", submitted_at=application.created_at
+            )
+        for user in (porteur, partner):
+            expected = {m.pk for m in grappe.memberships.all() if can_remove_membership(user, m)}
+            assert memberships_removable_by(user, grappe) == expected
+            assert expected or locked
