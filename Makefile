@@ -7,7 +7,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test system-deps-demo system-deps-test lint typecheck check bench-import clean
+.PHONY: demo test system-deps-demo system-deps-test lint typecheck check bench-import bench \
+	bench-load clean
 
 $(STAMP): requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +25,7 @@ demo: system-deps-demo $(STAMP)
 	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py migrate --noinput
 	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py createcachetable
 	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py seed_demo
+	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py seed_follow_up
 	DJANGO_SETTINGS_MODULE=essms_portal.settings.local $(PY) manage.py runserver 127.0.0.1:8000
 
 ## test: the whole suite (PostgreSQL when DATABASE_URL is set, SQLite otherwise)
@@ -44,6 +46,18 @@ check: lint typecheck
 
 bench-import: $(STAMP)
 	$(PY) scripts/bench_import.py
+
+## bench: project against baselines on the national dataset (DATABASE_URL, seeded if absent;
+## default postgres://postgres@127.0.0.1:5432/bench_national), BENCH_REPEAT pairs (7),
+## BENCH_IMPORT_LINES (100000), BENCH_NOTE (a caveat for the page); prints one `bench` line per
+## measure and writes docs/performance.md (issue #13)
+bench: $(STAMP)
+	$(PY) scripts/bench.py
+
+## bench-load: locust against gunicorn (3 workers, 127.0.0.1), BENCH_LOAD_USERS (30) for
+## BENCH_LOAD_DURATION seconds (60), mixed pages against /healthz/
+bench-load: $(STAMP)
+	$(PY) scripts/bench_load.py
 
 clean:
 	rm -rf $(VENV) var

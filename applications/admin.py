@@ -57,7 +57,10 @@ class CampaignAdmin(admin.ModelAdmin):
             },
         ),
         ("Ségur", {"fields": ("segur_required_from_year", "segur_exempt_items")}),
-        ("Versement", {"fields": ("first_tranche_percent",)}),
+        (
+            "Versement",
+            {"fields": ("first_tranche_percent", "funding_source", "national_funding_source")},
+        ),
     )
 
 

@@ -1,5 +1,8 @@
 from django.apps import AppConfig
 
+from essms_portal.quotes_version import quotes_changed
+from grappes.segur import SegurPolicy, segur_policy_source
+
 
 class ApplicationsConfig(AppConfig):
     name = "applications"
@@ -10,3 +13,27 @@ class ApplicationsConfig(AppConfig):
         from . import notifications, workflow  # the app registry must be ready: imported here
 
         workflow.on_transition(notifications.notify_transition)
+        # A transition changes what the cached quotes of submitted dossiers cover (the dashboard's
+        # "requested"): a new version once it commits.
+        workflow.on_transition(quotes_transitioned)
+        # The grappe page says what a non-Ségur solution means for funding, with the current
+        # campaign's year and exemptions, which grappes may not import (grappes.segur).
+        segur_policy_source(current_segur_policy)
+
+
+def quotes_transitioned(*, entry_id: int) -> None:
+    """Transition hook: the quotes cached under the current version are stale after commit."""
+    quotes_changed()
+
+
+def current_segur_policy() -> SegurPolicy | None:
+    """The Ségur policy of the campaign the public pages show (``selectors.campaign_current``)."""
+    from .selectors import campaign_current  # models are ready only once ``ready()`` ran
+
+    campaign = campaign_current()
+    if campaign is None:
+        return None
+    return SegurPolicy(
+        required_from_year=campaign.segur_required_from_year,
+        exempt_items=frozenset(campaign.segur_exempt_items.values_list("code", flat=True)),
+    )

@@ -14,6 +14,14 @@ from essms_portal.money import euros_field
 
 from .statuses import DECIDED, NOT_SUBMITTED, Action, Status, ordered
 
+# Where the money comes from (domain.md §5: the regional intervention fund carries the
+# programme to the ARS; the national call is paid from the CNSA's budget). Defaults only: each
+# campaign states its own in the admin.
+REGIONAL_FUNDING_SOURCE = "Fonds d'intervention régional (FIR) — programme ESMS numérique"
+NATIONAL_FUNDING_SOURCE = (
+    "Budget de la Caisse nationale de solidarité pour l'autonomie (CNSA) — programme ESMS numérique"
+)
+
 
 class Campaign(models.Model):
     """A yearly campaign and every parameter of the funding rules."""
@@ -62,6 +70,19 @@ class Campaign(models.Model):
         default=50,
         help_text="Versée à la signature de la convention ; le solde à l'atteinte des cibles "
         "d'usage.",
+    )
+    # Printed in the decision letter (imputation of the subsidy); frozen in each snapshot.
+    funding_source = models.CharField(
+        "source de financement (appels régionaux)",
+        max_length=255,
+        default=REGIONAL_FUNDING_SOURCE,
+        help_text="Imputation budgétaire imprimée sur les décisions des ARS.",
+    )
+    national_funding_source = models.CharField(
+        "source de financement (appel national)",
+        max_length=255,
+        default=NATIONAL_FUNDING_SOURCE,
+        help_text="Imputation budgétaire imprimée sur les décisions de la CNSA.",
     )
 
     class Meta:
@@ -580,6 +601,10 @@ class Decision(models.Model):
         ACCEPTED = "accepted", "Attribution"
         REJECTED = "rejected", "Refus"
 
+    class LetterStatus(models.TextChoices):
+        PENDING = "pending", "En cours de production"
+        READY = "ready", "Prête"
+
     application = models.OneToOneField(
         Application, on_delete=models.PROTECT, related_name="decision", verbose_name="dossier"
     )
@@ -604,8 +629,15 @@ class Decision(models.Model):
     total = euros_field("montant total (€)")
     snapshot = models.JSONField("données de la décision (figées)")
     snapshot_sha256 = models.CharField("empreinte des données (SHA-256)", max_length=64)
-    pdf = models.FileField("lettre PDF", max_length=255)
-    pdf_sha256 = models.CharField("empreinte du PDF (SHA-256)", max_length=64)
+    # The letter is rendered from the snapshot after commit, by a worker (issue #13): until
+    # then ``pdf`` and ``pdf_sha256`` are empty. They are written once, by a conditional
+    # update (``decision_letter_render``), the only write an issued decision accepts.
+    letter_status = models.CharField(
+        "lettre", max_length=10, choices=LetterStatus.choices, default=LetterStatus.PENDING
+    )
+    letter_rendered_at = models.DateTimeField("lettre produite le", null=True, blank=True)
+    pdf = models.FileField("lettre PDF", max_length=255, blank=True)
+    pdf_sha256 = models.CharField("empreinte du PDF (SHA-256)", max_length=64, blank=True)
     verification_code = models.CharField(
         "code de vérification",
         max_length=10,
@@ -623,8 +655,21 @@ class Decision(models.Model):
                 fields=("campaign", "region_key", "sequence"), name="decision_sequence_unique"
             ),
             models.CheckConstraint(condition=Q(total__gte=0), name="decision_total_non_negative"),
+            models.CheckConstraint(
+                condition=(Q(letter_status="pending") & Q(pdf="") & Q(pdf_sha256=""))
+                | (Q(letter_status="ready") & ~Q(pdf="") & ~Q(pdf_sha256="")),
+                name="decision_letter_ready_iff_pdf",
+            ),
         ]
-        indexes = [models.Index(fields=("issued_on",))]
+        indexes = [
+            models.Index(fields=("issued_on",)),
+            # The sweep looks for letters still pending: a small partial index.
+            models.Index(
+                fields=("issued_at",),
+                condition=Q(letter_status="pending"),
+                name="decision_letter_pending",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Décision n° {self.number}"
@@ -638,6 +683,11 @@ class Decision(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise ValueError("Une décision émise ne peut pas être supprimée.")
+
+    @property
+    def letter_ready(self) -> bool:
+        """Whether the PDF letter has been rendered and stored (else: being generated)."""
+        return self.letter_status == self.LetterStatus.READY
 
 
 class DecisionExport(models.Model):

@@ -10,7 +10,7 @@ from essms_portal.accounts.models import Role, User
 from grappes.models import Grappe, OrganisationMember
 from grappes.permissions import is_porteur_member
 
-from .models import Application
+from .models import Application, Attachment
 from .statuses import EDITABLE
 
 
@@ -119,6 +119,15 @@ def can_upload_attachment(user: User, application: Application) -> bool:
     """Confirmed members of any organisation of the grappe add documents (a partner brings the
     share proof of its own ESSMS), while the dossier is a draft or awaits complements."""
     return application.status in EDITABLE and is_participant(user, application)
+
+
+def can_delete_attachment(user: User, attachment: Attachment) -> bool:
+    """While the dossier may take documents (``can_upload_attachment``), who brought a document
+    removes it, and so do the porteur's confirmed members (who answer for the whole dossier)."""
+    application = attachment.application
+    return can_upload_attachment(user, application) and (
+        attachment.uploaded_by_id == user.pk or is_porteur(user, application)
+    )
 
 
 def can_post_message(user: User, application: Application) -> bool:

@@ -68,3 +68,28 @@ class Action(models.TextChoices):
     SCORE = "score", "Évaluation enregistrée"
     EDIT_PROPOSAL = "edit_proposal", "Proposition modifiée"
     ASSIGN = "assign", "Affectation"
+
+
+#: What a history entry says happened, in the past tense: ``Action`` labels are what a button
+#: does ("Déposer"), these are what the log shows ("Dossier déposé"). One home for the applicant's
+#: timeline and the back office's history.
+ACTION_EVENTS: dict[str, str] = {
+    Action.SUBMIT: "Dossier déposé",
+    Action.WITHDRAW: "Dossier retiré",
+    Action.TAKE: "Pris en instruction",
+    Action.ASK_COMPLEMENT: "Compléments demandés",
+    Action.RESUBMIT: "Compléments envoyés",
+    Action.PROPOSE: "Décision proposée",
+    Action.ACCEPT: "Dossier accepté",
+    Action.REJECT: "Dossier refusé",
+    Action.SEND_BACK: "Renvoyé en instruction",
+    Action.NOTIFY: "Décision notifiée",
+    Action.SCORE: "Évaluation enregistrée",
+    Action.EDIT_PROPOSAL: "Proposition modifiée",
+    Action.ASSIGN: "Affectation modifiée",
+}
+
+
+def action_event(action: str) -> str:
+    """The past-tense label of a history entry's action (its code when unknown)."""
+    return ACTION_EVENTS.get(action, action)

@@ -24,6 +24,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from essms_portal.accounts.models import User
+from funding.money import format_euros
 from funding.services import quote_for
 
 from .errors import DossierError
@@ -274,8 +275,9 @@ def _guard_envelope(application: Application, by: User, ctx: TransitionContext) 
     use = call_envelope_use(call=application.call)
     proposed = application_proposed_total(application)
     return (
-        f"Accepter ce dossier ({proposed} €) dépasserait l'enveloppe de l'appel : "
-        f"{use.accepted} € déjà accordés sur {application.call.envelope} €. Seul un agent CNSA "
+        f"Accepter ce dossier ({format_euros(proposed)}) dépasserait l'enveloppe de l'appel : "
+        f"{format_euros(use.accepted)} déjà accordés sur {format_euros(application.call.envelope)}."
+        " Seul un agent CNSA "
         "peut passer outre, avec un motif écrit."
     )
 

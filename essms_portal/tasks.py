@@ -11,7 +11,10 @@ import logging
 from celery import shared_task
 from django.core.mail import send_mail
 
-from applications.decisions.tasks import decision_exports_resume_stale
+from applications.decisions.tasks import (
+    decision_exports_resume_stale,
+    decision_letters_resume_pending,
+)
 from grappes.tasks import finess_import_jobs_resume
 
 from . import outbox
@@ -24,7 +27,8 @@ logger = logging.getLogger(__name__)
 def sweep(older_than_seconds: float = 60.0, exports_stale_seconds: float = 120.0) -> dict[str, int]:
     """Every minute (Celery beat): queue again the work whose task could not be published or
     was lost — due outbox e-mails, decision exports without progress, FINESS imports never
-    started. Each part is safe to run twice; a failing part does not stop the others.
+    started, decision letters still to render. Each part is safe to run twice; a failing part
+    does not stop the others.
 
     Work younger than ``older_than_seconds`` is left to its own task (an export: without a
     heartbeat for ``exports_stale_seconds``)."""
@@ -35,6 +39,8 @@ def sweep(older_than_seconds: float = 60.0, exports_stale_seconds: float = 120.0
             stale_after=datetime.timedelta(seconds=exports_stale_seconds)
         ),
         "finess_imports": lambda: finess_import_jobs_resume(older_than=older_than),
+        # Decision letters still pending a minute after their issue (broker down, worker lost).
+        "decision_letters": lambda: decision_letters_resume_pending(older_than=older_than),
     }
     done: dict[str, int] = {}
     for name, part in parts.items():

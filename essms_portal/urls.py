@@ -21,6 +21,10 @@ admin.site.login = admin_login  # type: ignore[method-assign]
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz/", views.healthz, name="healthz"),
+    path("accessibilite/", views.accessibility, name="accessibility"),
+    path("mentions-legales/", views.legal_notice, name="legal_notice"),
+    path("donnees-personnelles/", views.personal_data, name="personal_data"),
+    path("plan-du-site/", views.sitemap, name="sitemap"),
     path("comptes/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("", include("applications.instruction.urls")),
@@ -39,4 +43,5 @@ urlpatterns = [
         ),
     ),
     path("espace/", include("applications.dossiers.urls")),
+    path("", include("grants.urls")),
 ]

@@ -1,6 +1,7 @@
 """Project-level pages: home, health check and the applicant's « Mon espace », which shows
 both the referential (organisations, grappes) and the dossiers."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -23,6 +24,55 @@ def home(request: HttpRequest) -> HttpResponse:
         "home.html",
         {"calls": calls_open(), "campaign": campaign_current(), "title": "Accueil"},
     )
+
+
+def _legal_page(request: HttpRequest, template: str, title: str) -> HttpResponse:
+    """The footer's mandatory pages read what depends on the deployment (host, contacts,
+    director of publication) from settings; an empty setting is shown as « à configurer »."""
+    return render(
+        request,
+        f"pages/{template}.html",
+        {
+            "title": title,
+            "editor": settings.PORTAL_EDITOR,
+            "editor_address": settings.PORTAL_EDITOR_ADDRESS,
+            "publication_director": settings.PORTAL_PUBLICATION_DIRECTOR,
+            "hosting": settings.PORTAL_HOSTING,
+            "contact_email": settings.PORTAL_CONTACT_EMAIL,
+            "dpo_contact": settings.PORTAL_DPO_CONTACT,
+            "audit_date": settings.PORTAL_ACCESSIBILITY_AUDIT_DATE,
+            "login_audit_days": settings.LOGIN_AUDIT_RETENTION_DAYS,
+        },
+    )
+
+
+@login_not_required
+@require_GET
+def accessibility(request: HttpRequest) -> HttpResponse:
+    """Déclaration d'accessibilité (RGAA): compliance status, automated audit, known
+    non-conformities, contact and recourse."""
+    return _legal_page(request, "accessibilite", "Déclaration d'accessibilité")
+
+
+@login_not_required
+@require_GET
+def legal_notice(request: HttpRequest) -> HttpResponse:
+    """Mentions légales: editor, director of publication, host."""
+    return _legal_page(request, "mentions_legales", "Mentions légales")
+
+
+@login_not_required
+@require_GET
+def personal_data(request: HttpRequest) -> HttpResponse:
+    """Données personnelles: what is processed, why, for how long, and the user's rights."""
+    return _legal_page(request, "donnees_personnelles", "Données personnelles")
+
+
+@login_not_required
+@require_GET
+def sitemap(request: HttpRequest) -> HttpResponse:
+    """Plan du site: every section, the ones the user may open as links."""
+    return _legal_page(request, "plan_du_site", "Plan du site")
 
 
 @login_not_required

@@ -532,12 +532,18 @@ def hardware_grant(
     essms_counts: Mapping[str, int],
     parameters: CampaignParameters,
 ) -> Grant:
-    """Hardware for one gestionnaire: known, non-negative, small, then capped."""
+    """Hardware for one gestionnaire: known, non-negative, small, then capped.
+
+    A request of 0 € is no request (domain.md §5b): a large gestionnaire asking nothing gets no
+    HARDWARE_NOT_ELIGIBLE warning (the dossier form sends 0 for every gestionnaire).
+    """
     if finess not in essms_counts:
         return unknown_gestionnaire_grant(finess)
     label = "l'équipement matériel"
     if requested < 0:
         return cap_request(requested, parameters.hardware_cap, label=label, finess=finess)
+    if requested == 0:
+        return Grant(0)
     if essms_counts[finess] > parameters.small_gestionnaire_max_essms:
         return large_gestionnaire_grant(finess, essms_counts[finess], parameters)
     return cap_request(requested, parameters.hardware_cap, label=label, finess=finess)

@@ -2,15 +2,27 @@
 
 ``funding`` never imports ``applications``: the application and campaign arrive as objects and
 are read through their attributes only.
+
+Two entry points give the same :class:`~funding.rules.QuoteResult`:
+
+- ``quote_for(application=…)``: one dossier, built row by row (``quote_request_for``); the live
+  quote of a form and every single-dossier page use it.
+- ``quotes_for(applications=…)``: many dossiers at once (a campaign's dashboard, benchmarks). The
+  campaign parameters and the referential are read once, and the memberships, organisations with
+  their ESSMS counts, hardware requests and already-funded sets set-wise: a fixed number of
+  queries whatever the number of dossiers. tests/funding/test_quotes_batch.py checks that both
+  agree dossier by dossier.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, prefetch_related_objects
 
 from funding.rules import (
     CallInput,
@@ -23,7 +35,15 @@ from funding.rules import (
     SupportRequests,
     compute_quote,
 )
-from grappes.models import Departement, FinessCategory, GrappeMembership, Organisation, Region
+from grappes.models import (
+    Departement,
+    FinessCategory,
+    Grappe,
+    GrappeMembership,
+    GrappeOrganisation,
+    Organisation,
+    Region,
+)
 
 # Statuses whose grants count as "already funded" for later campaigns. The single source is
 # ``applications.workflow.FUNDED``; ``funding`` never imports ``applications``, so it keeps this
@@ -34,6 +54,11 @@ FUNDED_STATUSES = frozenset({"accepted", "notified"})
 def campaign_parameters(*, campaign: Any) -> CampaignParameters:
     """The rules' parameters from a Campaign row (edited in the admin)."""
     exempt = frozenset(campaign.segur_exempt_items.values_list("code", flat=True))
+    return _parameters(campaign=campaign, exempt=exempt)
+
+
+def _parameters(*, campaign: Any, exempt: frozenset[str]) -> CampaignParameters:
+    """The rules' parameters from a Campaign row and the codes of its Ségur-exempt items."""
     return CampaignParameters(
         acquisition_amount=int(campaign.acquisition_amount),
         upgrade_amount=int(campaign.upgrade_amount),
@@ -101,7 +126,7 @@ def quote_request_for(*, application: Any) -> QuoteRequest:
     )
     hardware = {
         h.organisation.finess: int(h.amount)
-        for h in application.hardware_requests.select_related("organisation")
+        for h in application.hardware_requests.select_related("organisation").order_by("id")
     }
     call = application.call
     return QuoteRequest(
@@ -131,3 +156,169 @@ def quote_for(*, application: Any, requests: SupportRequests | None = None) -> Q
         parameters=campaign_parameters(campaign=application.call.campaign),
         referential=referential_from_db(),
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Batch: many dossiers in a fixed number of queries
+# --------------------------------------------------------------------------------------------
+
+
+def _funded_elsewhere(*, grappe_ids: set[int]) -> tuple[list[tuple[str, int]], dict[int, set[int]]]:
+    """What ``_already_funded`` asks, for every ESSMS of these grappes at once (two queries).
+
+    Returns the (FINESS, grappe) pairs of memberships whose grappe has a funded dossier, and
+    the campaigns each of those grappes has a dossier in (any status). As in
+    ``_already_funded``, an ESSMS counts as already funded for a dossier of campaign C when it
+    belongs to a grappe with a funded dossier and no dossier at all in C.
+    """
+    structures = GrappeMembership.objects.filter(grappe_id__in=grappe_ids).values("structure_id")
+    pairs = list(
+        GrappeMembership.objects.filter(
+            structure_id__in=structures, grappe__applications__status__in=FUNDED_STATUSES
+        )
+        .values_list("structure__finess", "grappe_id")
+        .order_by()
+        .distinct()
+    )
+    campaigns: dict[int, set[int]] = defaultdict(set)
+    funded_grappes = {grappe_id for _finess, grappe_id in pairs}
+    rows = (
+        Grappe.objects.filter(pk__in=funded_grappes)
+        .values_list("pk", "applications__call__campaign_id")
+        .order_by()
+    )
+    for grappe_id, campaign_id in rows:
+        campaigns[grappe_id].add(campaign_id)
+    return pairs, campaigns
+
+
+def quote_requests_for(*, applications: Iterable[Any]) -> dict[int, QuoteRequest]:
+    """The rules' input of many applications (keyed by pk), in a fixed number of queries.
+
+    Reads the same rows as ``quote_request_for``, set-wise: calls and campaigns are
+    prefetched on the objects (not fetched again when the caller loaded them, e.g.
+    ``select_related("call__campaign")``), then one query each for the grappes' porteurs, the
+    hardware requests, the memberships, the grappes' organisations, their ESSMS counts and the
+    two of the already-funded check.
+    """
+    applications = list(applications)
+    if not applications:
+        return {}
+    prefetch_related_objects(applications, "call__campaign")
+    grappe_ids = {a.grappe_id for a in applications}
+    porteurs = dict(Grappe.objects.filter(pk__in=grappe_ids).values_list("pk", "porteur_id"))
+    # The model of the hardware requests, reached through the applications' own relation
+    # (``funding`` never imports ``applications``); values only, in the order of their ids.
+    hardware: dict[int, dict[str, int]] = defaultdict(dict)
+    hardware_rows = (
+        applications[0]
+        .hardware_requests.model.objects.filter(application_id__in=[a.pk for a in applications])
+        .values_list("application_id", "organisation__finess", "amount")
+        .order_by("id")
+    )
+    for application_id, organisation_finess, amount in hardware_rows:
+        hardware[application_id][organisation_finess] = int(amount)
+
+    structures: dict[int, list[StructureInput]] = defaultdict(list)
+    rows = (
+        GrappeMembership.objects.filter(grappe_id__in=grappe_ids)
+        .values_list(
+            "grappe_id",
+            "structure__finess",
+            "structure__category_code",
+            "structure__departement_id",
+            "structure__organisation__finess",
+            "project_type",
+            "solution__segur_referenced",
+            "eligible_share",
+        )
+        .order_by("grappe_id", "id")
+    )
+    for grappe_id, finess, category, department, gestionnaire, project, segur, share in rows:
+        structures[grappe_id].append(
+            StructureInput(
+                finess=finess,
+                category=category,
+                department=department or "",
+                gestionnaire=gestionnaire,
+                project=project,
+                segur_referenced=bool(segur),
+                eligible_share=Decimal(share),
+            )
+        )
+
+    members: dict[int, set[int]] = defaultdict(set)
+    for grappe_id, organisation_id in GrappeOrganisation.objects.filter(
+        grappe_id__in=grappe_ids
+    ).values_list("grappe_id", "organisation_id"):
+        members[grappe_id].add(organisation_id)
+    for grappe_id, porteur_id in porteurs.items():
+        members[grappe_id].add(porteur_id)
+    counts = {
+        pk: GestionnaireInput(finess=finess, essms_count=essms)
+        for pk, finess, essms in Organisation.objects.filter(pk__in=set().union(*members.values()))
+        .annotate(
+            essms=Count("structures", filter=Q(structures__eligible=True, structures__closed=False))
+        )
+        .values_list("pk", "finess", "essms")
+    }
+
+    funded_pairs, funded_campaigns = _funded_elsewhere(grappe_ids=grappe_ids)
+    funded_in: dict[str, list[int]] = defaultdict(list)
+    for finess, grappe_id in funded_pairs:
+        funded_in[finess].append(grappe_id)
+
+    requests: dict[int, QuoteRequest] = {}
+    for application in applications:
+        call = application.call
+        lines = tuple(structures[application.grappe_id])
+        campaign_id = call.campaign_id
+        already_funded = frozenset(
+            line.finess
+            for line in lines
+            if any(campaign_id not in funded_campaigns[g] for g in funded_in.get(line.finess, ()))
+        )
+        requests[application.pk] = QuoteRequest(
+            call=CallInput(scope=call.scope, region=call.region_id, year=call.campaign.year),
+            gestionnaires=tuple(counts[pk] for pk in sorted(members[application.grappe_id])),
+            structures=lines,
+            requests=SupportRequests(
+                hardware=hardware.get(application.pk, {}),
+                procurement=int(application.requested_procurement),
+                steering=int(application.requested_steering),
+            ),
+            already_funded=already_funded,
+        )
+    return requests
+
+
+def quotes_for(*, applications: Iterable[Any]) -> dict[int, QuoteResult]:
+    """The funding quote of each application (keyed by pk), equal to ``quote_for``'s.
+
+    A fixed number of queries whatever the number of dossiers: the referential and each
+    campaign's parameters are read once, the rest by ``quote_requests_for``.
+    """
+    applications = list(applications)
+    requests = quote_requests_for(applications=applications)
+    if not requests:
+        return {}
+    referential = referential_from_db()
+    # One instance per campaign (select_related gives one per row): one query for the exempt
+    # items of every campaign of the batch.
+    campaigns = {a.call.campaign_id: a.call.campaign for a in applications}
+    prefetch_related_objects(list(campaigns.values()), "segur_exempt_items")
+    parameters = {
+        pk: _parameters(
+            campaign=campaign,
+            exempt=frozenset(item.code for item in campaign.segur_exempt_items.all()),
+        )
+        for pk, campaign in campaigns.items()
+    }
+    return {
+        application.pk: compute_quote(
+            requests[application.pk],
+            parameters=parameters[application.call.campaign_id],
+            referential=referential,
+        )
+        for application in applications
+    }

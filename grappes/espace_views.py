@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from essms_portal.http import applicant_required
 from essms_portal.http import request_user as _user
@@ -21,6 +22,7 @@ from .forms import (
     StructureAddForm,
 )
 from .models import Grappe, OrganisationMember
+from .segur import segur_warning
 
 
 def _form_error(form: object, error: services.ServiceError) -> None:
@@ -145,7 +147,7 @@ def grappe_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if response is not None:
             return response
     memberships = grappe.memberships.select_related(
-        "structure__category", "solution", "structure__organisation", "grappe"
+        "structure__category__casf_item", "solution", "structure__organisation", "grappe"
     )
     is_porteur = permissions.is_porteur_member(user, grappe)
     return render(
@@ -157,6 +159,13 @@ def grappe_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "participations": participations,
             "memberships": memberships,
             "removable": permissions.memberships_removable_by(user, grappe),
+            # What the Ségur rule will make of each ESSMS's solution, said on the page where
+            # it is chosen rather than only in the dossier's quote.
+            "segur_warnings": [
+                warning
+                for m in memberships
+                if (warning := segur_warning(structure=m.structure, solution=m.solution))
+            ],
             "membership_form": membership_form,
             "invite_form": invite_form,
             "can_add_membership": permissions.can_add_membership(user, grappe),
@@ -200,6 +209,9 @@ def _grappe_post(
                 eligible_share=membership_form.share(),
             )
             messages.success(request, f"{data['structure'].name} ajouté à la grappe.")
+            warning = segur_warning(structure=data["structure"], solution=data["solution"])
+            if warning:
+                messages.warning(request, warning)
         elif kind == "invite" and invite_form.is_valid():
             services.grappe_invite(grappe=grappe, email=invite_form.cleaned_data["email"], by=user)
             messages.success(request, f"Invitation envoyée à {invite_form.cleaned_data['email']}.")
@@ -220,11 +232,36 @@ def _grappe_post(
 
 
 @applicant_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def membership_remove(request: HttpRequest, pk: int, membership_pk: int) -> HttpResponse:
+    """Removing an ESSMS is irreversible for its data: GET asks for confirmation, POST removes."""
     user = _user(request)
     grappe = selectors.grappe_for_member(user=user, pk=pk)
     membership = selectors.membership_in_grappe(grappe=grappe, pk=membership_pk)
+    if request.method == "GET":
+        if not permissions.can_remove_membership(user, membership):
+            messages.error(request, "Vous ne pouvez pas retirer cet établissement de la grappe.")
+            return redirect("organisations:grappe", pk=grappe.pk)
+        structure = membership.structure
+        return render(
+            request,
+            "espace/confirm.html",
+            {
+                "title": "Retirer un établissement de la grappe",
+                "question": f"Retirer {structure.name} (FINESS {structure.finess}) de la grappe "
+                f"« {grappe.name} » ?",
+                "consequences": [
+                    "Son type de projet, sa solution DUI et sa part éligible sont effacés : "
+                    "pour le remettre, il faudra les saisir à nouveau.",
+                    "Son justificatif de part éligible, s'il a été déposé au dossier, est "
+                    "supprimé avec lui.",
+                    "Le chiffrage du dossier de la grappe ne le comptera plus.",
+                ],
+                "action_url": request.path,
+                "confirm_label": "Retirer l'établissement",
+                "cancel_url": reverse("organisations:grappe", kwargs={"pk": grappe.pk}),
+            },
+        )
     try:
         services.grappe_membership_remove(membership=membership, by=user)
     except services.ServiceError as error:

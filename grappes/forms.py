@@ -7,6 +7,7 @@ from decimal import Decimal
 from django import forms
 
 from .models import Departement, DuiSolution, FinessCategory, Organisation, ProjectType, Structure
+from .segur import segur_policy
 
 
 class JoinOrganisationForm(forms.Form):
@@ -66,8 +67,6 @@ class MembershipForm(forms.Form):
         label="Solution DUI",
         required=False,
         queryset=DuiSolution.objects.filter(active=True),
-        help_text="Depuis 2023, la solution doit être référencée "
-        "Ségur (sauf AHI et protection juridique).",
     )
     eligible_share = forms.DecimalField(
         label="Part éligible (%)",
@@ -82,6 +81,14 @@ class MembershipForm(forms.Form):
     def __init__(self, *args: object, structures: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["structure"].queryset = structures  # type: ignore[attr-defined]
+        # Said where the solution is chosen, with the campaign's own year (issue #14.11).
+        policy = segur_policy()
+        since = f"Depuis la campagne {policy.required_from_year}" if policy else "Depuis 2023"
+        self.fields["solution"].help_text = (
+            f"{since}, un établissement n'est financé qu'avec une solution référencée Ségur "
+            "(sauf AHI et protection juridique) : une solution « non référencée Ségur », ou "
+            "aucune, bloquera le dépôt du dossier de la grappe."
+        )
 
     def share(self) -> Decimal:
         return (self.cleaned_data["eligible_share"] / Decimal(100)).quantize(Decimal("0.0001"))

@@ -215,7 +215,9 @@ CASF_ITEMS: tuple[CasfItemRow, ...] = (
     CasfItemRow("14°", 14, "Mandataires judiciaires à la protection des majeurs", True),
     CasfItemRow("15°", 15, "Délégués aux prestations familiales", True),
     CasfItemRow("16°", 16, "Aide et accompagnement à domicile des familles", False),
-    CasfItemRow("17°", 17, "Item 17° (libellé à confirmer sur Légifrance)", False),
+    # No FINESS category maps to 17° (the portal's eligibility never reaches it): the label says
+    # so instead of a placeholder shown to reviewers (migration 0007 renames existing rows).
+    CasfItemRow("17°", 17, "Item sans catégorie FINESS rattachée", False),
 )
 
 _C = FinessCategoryRow

@@ -20,6 +20,7 @@ from essms_portal.emails import email_queue_template
 from essms_portal.errors import UserError
 from essms_portal.identifiers import finess_error
 from essms_portal.links import portal_reverse
+from essms_portal.quotes_version import quotes_changed
 
 from . import permissions
 from .models import (
@@ -324,13 +325,15 @@ def grappe_membership_add(
         raise ServiceError(
             "La part éligible doit être comprise entre 0 % (exclu) et 100 %.", "eligible_share"
         )
-    return GrappeMembership.objects.create(
+    membership = GrappeMembership.objects.create(
         grappe=grappe,
         structure=structure,
         project_type=project_type,
         solution=solution,
         eligible_share=eligible_share,
     )
+    quotes_changed()  # the grappe's dossiers' cached quotes (applications' dashboard)
+    return membership
 
 
 def grappe_membership_remove(*, membership: GrappeMembership, by: User) -> None:
@@ -342,6 +345,7 @@ def grappe_membership_remove(*, membership: GrappeMembership, by: User) -> None:
         "Seul le gestionnaire de cet établissement peut le retirer de la grappe.",
     )
     membership.delete()
+    quotes_changed()
 
 
 def grappe_participation_confirm(*, grappe: Grappe, organisation: Organisation, by: User) -> None:

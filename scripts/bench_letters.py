@@ -1,7 +1,8 @@
 """Benchmark of the decision letters (not a test).
 
-1. Median render time of one letter with a 20-ESSMS annex, next to a bare one-page WeasyPrint
-   render (no database: the letter renders from a snapshot alone).
+1. Median render time of one letter with a 20-ESSMS annex, next to a bare WeasyPrint table of the
+   same rows without CSS (the baseline of issue #13), interleaved; ``measure_letter`` returns
+   them as a dict for the global harness (no database: the letter renders from a snapshot).
 2. A batch of decisions on a scratch PostgreSQL database: issuing throughput (NOTIFY
    transition + number + snapshot + PDF + insert) and batch-export throughput (ZIP of the PDFs
    plus manifest), with the export's peak Python memory for a quarter batch and the full batch
@@ -40,26 +41,45 @@ def synthetic_snapshot(essms: int, number: str = "2023-11-0042") -> dict[str, An
             "category": "500 — Établissement d'hébergement pour personnes âgées dépendantes",
             "casf_item": "6°",
             "project": "Acquisition d'une solution DUI",
-            "amount": 25_000,
+            "amount": 25_000 if i else 20_000,
+            "computed": 25_000,
+            "reason": "" if i else "Deux unités de l'établissement sont déjà équipées.",
         }
         for i in range(essms)
     ]
     supports: list[dict[str, Any]] = [
-        {"label": "Matériel et infrastructure — Association Les Tilleuls", "amount": 20_000},
-        {"label": "Passation du marché", "amount": 15_000},
-        {"label": "Pilotage", "amount": 100_000},
+        {
+            "label": "Matériel et infrastructure — Association Les Tilleuls",
+            "amount": 20_000,
+            "computed": 20_000,
+            "reason": "",
+        },
+        {"label": "Passation du marché", "amount": 15_000, "computed": 15_000, "reason": ""},
+        {
+            "label": "Pilotage",
+            "amount": 60_000,
+            "computed": 80_000,
+            "reason": "Le pilotage est partagé avec une autre grappe du même porteur.",
+        },
     ]
     total = sum(line["amount"] for line in lines) + sum(s["amount"] for s in supports)
     return {
-        "format": 1,
+        "format": 2,
         "number": number,
         "issued_on": "2023-06-01",
         "outcome": "accepted",
         "authority": {
             "scope": "regional",
             "name": "Agence régionale de santé Île-de-France",
-            "signatory": {"name": "Mme D. Martin", "title": "Directrice générale", "city": ""},
+            "signatory": {
+                "name": "Dominique Martin",
+                "title": "Directrice de l'autonomie",
+                "city": "Saint-Denis",
+                "delegation": "Pour le directeur général de l'agence régionale de santé "
+                "Île-de-France et par délégation",
+            },
         },
+        "funding_source": "Fonds d'intervention régional (FIR) — programme ESMS numérique",
         "campaign": {
             "year": 2023,
             "name": "Campagne 2023",
@@ -79,7 +99,10 @@ def synthetic_snapshot(essms: int, number: str = "2023-11-0042") -> dict[str, An
         "second_tranche_conditions": ["cibles d'usage atteintes"],
         "motivation": "",
         "legal_references": ["le code de l'action sociale et des familles, article L312-1, I"],
-        "verification_url": f"https://esms-numerique.example.gouv.fr/verifier/{number}/",
+        "verification_page": "https://esms-numerique.example.gouv.fr/verifier/",
+        "verification_code": "K7QX-M2P9-DA",
+        "verification_url": "https://esms-numerique.example.gouv.fr/verifier/"
+        f"?numero={number}&code=K7QX-M2P9-DA",
     }
 
 
@@ -93,18 +116,61 @@ def median_seconds(function: Any, runs: int) -> float:
     return statistics.median(timings)
 
 
-def bench_rendering(runs: int) -> None:
+def bare_table_html(snapshot: dict[str, Any]) -> str:
+    """The baseline of issue #13: the annex's rows as a bare HTML table, no CSS."""
+    from django.utils.html import escape
+
+    rows = "".join(
+        f"<tr><td>{line['finess']}</td><td>{escape(line['name'])}</td>"
+        f"<td>{escape(line['category'])}</td><td>{escape(line['project'])}</td>"
+        f"<td>{line['amount']}</td></tr>"
+        for line in snapshot["lines"]
+    )
+    return f"<table>{rows}</table>"
+
+
+LETTER_GOAL = 1.3  # a letter against a bare table of the same rows
+
+
+def measure_letter(runs: int = 15, essms: int = 20) -> dict[str, Any]:
+    """Median render time of a letter with an ``essms``-line annex and of a bare WeasyPrint
+    table of the same rows (no CSS), measured interleaved (one of each per round, so a busy
+    machine slows both alike). Needs Django set up (no database). Keys: letter_ms, bare_ms,
+    ratio, goal, pages."""
     from pypdf import PdfReader
     from weasyprint import HTML
 
     from applications.decisions.letters import letter_pdf
 
-    snapshot = synthetic_snapshot(20)
-    bare = median_seconds(lambda: HTML(string="<p>Bonjour</p>").write_pdf(), runs)
-    letter = median_seconds(lambda: letter_pdf(snapshot), runs)
-    pages = len(PdfReader(io.BytesIO(letter_pdf(snapshot))).pages)
-    print(f"Rendu WeasyPrint nu (1 page)           : médiane {bare * 1000:7.1f} ms")
-    print(f"Lettre, annexe de 20 ESSMS ({pages} pages)  : médiane {letter * 1000:7.1f} ms")
+    snapshot = synthetic_snapshot(essms)
+    bare_html = bare_table_html(snapshot)
+    letter_pdf(snapshot), HTML(string=bare_html).write_pdf()  # warm-up: fonts, templates
+    letters, bares = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        letter_pdf(snapshot)
+        letters.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        HTML(string=bare_html).write_pdf()
+        bares.append(time.perf_counter() - start)
+    letter, bare = statistics.median(letters), statistics.median(bares)
+    return {
+        "letter_ms": round(letter * 1000, 1),
+        "bare_ms": round(bare * 1000, 1),
+        "ratio": round(letter / bare, 2),
+        "goal": LETTER_GOAL,
+        "pages": len(PdfReader(io.BytesIO(letter_pdf(snapshot))).pages),
+    }
+
+
+def bench_rendering(runs: int) -> None:
+    result = measure_letter(runs)
+    ok = "ok" if result["ratio"] <= LETTER_GOAL else "SHORT"
+    print(
+        f"bench letter_20_essms project={result['letter_ms']}ms "
+        f"baseline(bare table)={result['bare_ms']}ms ratio={result['ratio']:.2f} "
+        f"goal={LETTER_GOAL} {ok} ({result['pages']} pages)"
+    )
 
 
 def bench_batch(size: int) -> None:
@@ -147,8 +213,8 @@ def _bench_batch(size: int) -> None:
         decision_issue(application=application, by=agent)
     elapsed = time.perf_counter() - start
     print(
-        f"Émission de {size} décisions (transition, numéro, PDF, stockage) : {elapsed:.1f} s, "
-        f"{size / elapsed:.1f} décisions/s"
+        f"Émission de {size} décisions (numéro, lettre après commit, Celery eager) : "
+        f"{elapsed:.1f} s, {size / elapsed:.1f} décisions/s"
     )
 
     for count in (max(1, size // 4), size):

@@ -7,7 +7,7 @@ from typing import Any
 from django.apps import apps
 
 # Every model of the portal's own apps; the session and allauth tables are not ours to compare.
-APPS = ("applications", "grappes", "accounts")
+APPS = ("applications", "grappes", "accounts", "grants")
 
 
 def db_state() -> dict[str, list[tuple[Any, ...]]]:

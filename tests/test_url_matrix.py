@@ -22,16 +22,26 @@ import pytest
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.test import override_settings
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
+from applications.decisions.services import decision_issue
 from applications.models import Attachment
 from applications.workflow import Action, transition
 from essms_portal.accounts.models import Role, User
+from grants.indicators import indicators_ensure_defaults
+from grants.models import Measurement, UsageIndicator
+from grants.services import (
+    bank_details_submit,
+    convention_countersign,
+    convention_draft,
+    convention_sign,
+)
 from grappes.models import GrappeInvitation, Organisation, OrganisationMember
-from tests.applications.helpers import ars, submitted_dossier
+from tests.applications.helpers import ars, decided_dossier, submitted_dossier
 from tests.conftest import drain, ensure_referential
 from tests.dbstate import assert_unchanged, db_state
 from tests.factories import OrganisationFactory, UserFactory, confirmed_member, verified_email
@@ -92,6 +102,11 @@ def _back_office_scope(method: str, **overrides: int) -> tuple[str, dict[str, in
 EXPECTED: dict[str, tuple[str, dict[str, int]]] = {
     "home": ("get", _matrix(dict.fromkeys(ACTORS, 200))),
     "healthz": ("get", _matrix(dict.fromkeys(ACTORS, 200))),
+    # The footer's mandatory pages are public (issue #14).
+    "accessibility": ("get", _matrix(dict.fromkeys(ACTORS, 200))),
+    "legal_notice": ("get", _matrix(dict.fromkeys(ACTORS, 200))),
+    "personal_data": ("get", _matrix(dict.fromkeys(ACTORS, 200))),
+    "sitemap": ("get", _matrix(dict.fromkeys(ACTORS, 200))),
     "applications:queue": _back_office_scope("get", other_instructeur=200),
     "applications:review": _back_office_scope("get"),
     "applications:ranking": _back_office_scope("get"),
@@ -174,6 +189,9 @@ EXPECTED.update(
         "dossiers:message": _applicant("post", 302),
         "dossiers:answer": _applicant("post", 302),
         "dossiers:withdraw": _applicant("post", 302),
+        # GET is the confirmation page; the world's dossier is in review, so its attachments
+        # are no longer deletable: its gestionnaire is sent back to the dossier with a message.
+        "dossiers:attachment_delete": _applicant("get", 302),
         # Files are served to the dossier's applicants and to its back-office scope only.
         "dossiers:download": _back_office_scope(
             "get", own_gestionnaire=200, **dict.fromkeys(OUTSIDERS, 404)
@@ -322,6 +340,7 @@ def _build_world() -> World:
         "grappes:finess_lookup": {"finess": "010000016"},
         "dossiers:create": {"grappe_pk": application.grappe_id},
         "dossiers:download": {"pk": application.pk, "attachment_pk": attachment.pk},
+        "dossiers:attachment_delete": {"pk": application.pk, "attachment_pk": attachment.pk},
         **{
             name: {"pk": application.pk}
             for name in (
@@ -342,6 +361,7 @@ def _build_world() -> World:
         # The decision URLs that need no issued decision (see ``decision_url`` for the others).
         "decisions:verify": {},
         "decisions:issue": {"pk": application.pk},
+        "decisions:issue_confirm": {"pk": application.pk},
         "decisions:data_export": {"dataset": "dossiers", "fmt": "csv"},
     }
     pks = {actor: None if user is None else user.pk for actor, user in users.items()}
@@ -426,12 +446,41 @@ EXPECTED.update(
         "decisions:list": _back_office_only("get", 200),
         "decisions:pending": _back_office_only("get", 200),
         "decisions:dashboard": _back_office_only("get", 200),
+        "decisions:atlas_csv": _back_office_only("get", 200),
+        "decisions:atlas_png": _back_office_only("get", 200),
         "decisions:data_export": _back_office_only("get", 200),
         # Empty filters and nothing to export in the world: a message and a redirect.
         "decisions:export_create": _back_office_only("post", 302),
         # Only CNSA agents issue; the world's dossier is in review, so a CNSA agent is
         # redirected with the workflow's refusal.
         "decisions:issue": (
+            "post",
+            _matrix(
+                {
+                    "anonymous": LOGIN,
+                    **dict.fromkeys(APPLICANTS, 403),
+                    **dict.fromkeys(BACK_OFFICE, 403),
+                    "cnsa": 302,
+                    "cnsa_2": 302,
+                }
+            ),
+        ),
+        # The confirmation page before issuing: CNSA agents only; the world's dossier is in
+        # review, so a CNSA agent is sent back to the pending list with a message.
+        "decisions:issue_confirm": (
+            "get",
+            _matrix(
+                {
+                    "anonymous": LOGIN,
+                    **dict.fromkeys(APPLICANTS, 403),
+                    **dict.fromkeys(BACK_OFFICE, 403),
+                    "cnsa": 302,
+                    "cnsa_2": 302,
+                }
+            ),
+        ),
+        # Bulk issue (CNSA agents only); an empty selection: a message and a redirect.
+        "decisions:issue_bulk": (
             "post",
             _matrix(
                 {
@@ -501,3 +550,149 @@ def decision_url(
 def test_decision_url_matrix(client, world, decision_url, actor):
     """The decision URLs, appended after the main matrix was parametrised: the same check."""
     test_role_url_matrix(client, world, decision_url, actor)
+
+
+# --------------------------------------------------------------------------------------------
+# Grant follow-up (grants/urls.py): a second, granted Île-de-France dossier of which the
+# world's gestionnaire is a confirmed member; its convention is countersigned (a first tranche
+# order issued), a bank change and a measurement wait for the ARS. Built for these cases only
+# (an issued decision would change what the decision URLs list), after every other case.
+# --------------------------------------------------------------------------------------------
+
+
+def _grant_world(porteur: User) -> dict[str, dict[str, Any]]:
+    granted = decided_dossier()
+    decision = decision_issue(application=granted, by=UserFactory(role=Role.CNSA_AGENT))
+    confirmed_member(porteur, granted.grappe.porteur)
+    indicators_ensure_defaults(campaign=granted.call.campaign)
+    region_agent = ars(Role.ARS_VALIDEUR)
+    convention = convention_draft(decision=decision, by=region_agent)
+    rib = {"holder": "Porteur", "siret": "73282932000074", "bic": "AGRIFRPP"}
+    bank_details_submit(
+        application=granted,
+        by=porteur,
+        iban="FR7630006000011234567890189",
+        rib=SimpleUploadedFile("rib.pdf", b"%PDF-1.4 rib"),
+        **rib,
+    )
+    convention = convention_sign(
+        convention=convention,
+        by=porteur,
+        signed_copy=SimpleUploadedFile("convention.pdf", b"%PDF-1.4 signee"),
+    )
+    order = convention_countersign(convention=convention, by=region_agent)
+    change = bank_details_submit(
+        application=granted,
+        by=porteur,
+        iban="DE89370400440532013000",
+        rib=SimpleUploadedFile("rib2.pdf", b"%PDF-1.4 rib"),
+        **rib,
+    )
+    indicator = UsageIndicator.objects.filter(campaign=granted.call.campaign).first()
+    assert indicator is not None
+    measurement = Measurement.objects.create(
+        structure=granted.grappe.memberships.first().structure,  # type: ignore[union-attr]
+        indicator=indicator,
+        value=1,
+        measured_on=datetime.date(2024, 6, 30),
+        source=Measurement.Source.IMPORTED,
+    )
+    pk = {"pk": granted.pk}
+    return {
+        "grants:grant": pk,
+        "grants:convention_draft": pk,
+        "grants:convention_countersign": pk,
+        "grants:settle": pk,
+        "grants:signed_copy": pk,
+        "grants:convention_pdf": pk,
+        "grants:espace_grant": pk,
+        "grants:espace_sign": pk,
+        "grants:espace_bank": pk,
+        "grants:bank_validate": {**pk, "details_pk": change.pk},
+        "grants:measurement_check": {**pk, "measurement_pk": measurement.pk},
+        "grants:order_paid": {**pk, "order_pk": order.pk},
+    }
+
+
+def _follow_up(method: str, region: int, **overrides: int) -> tuple[str, dict[str, int]]:
+    """Follow-up pages of the granted Île-de-France dossier: the region's agents get
+    ``region``; another region's agents and the CNSA (it follows the national call) 404;
+    administrators read (200) but never act (403 on posts); applicants 403."""
+    return method, _matrix(
+        {
+            "anonymous": LOGIN,
+            **dict.fromkeys(APPLICANTS, 403),
+            "taking_instructeur": region,
+            "instructeur": region,
+            "valideur": region,
+            "other_instructeur": 404,
+            "cnsa": 404,
+            "cnsa_2": 404,
+            "administrator": 200 if method == "get" else 403,
+            **overrides,
+        }
+    )
+
+
+EXPECTED.update(
+    {
+        "grants:queue": _back_office_only("get", 200),
+        "grants:measurements_upload": _back_office_only("get", 200),
+        # Only the region's agents have orders to transmit (a CSV); the others get a message.
+        "grants:orders_export": (
+            "post",
+            _matrix(
+                {
+                    **_back_office_only("post", 302)[1],
+                    "taking_instructeur": 200,
+                    "instructeur": 200,
+                    "valideur": 200,
+                }
+            ),
+        ),
+        "grants:grant": _follow_up("get", 200),
+        # Already drafted / countersigned, nothing posted: refused with a message (302).
+        "grants:convention_draft": _follow_up("post", 302),
+        "grants:convention_countersign": _follow_up("post", 302),
+        "grants:bank_validate": _follow_up("post", 302),
+        "grants:measurement_check": _follow_up("post", 302),
+        "grants:order_paid": _follow_up("post", 302),
+        "grants:settle": _follow_up("post", 302),
+        # The signed convention: the grant's applicants and its follow-up scope.
+        "grants:signed_copy": _follow_up(
+            "get", 200, own_gestionnaire=200, **dict.fromkeys(OUTSIDERS, 404)
+        ),
+        # The convention to sign, rendered on demand: the same readers.
+        "grants:convention_pdf": _follow_up(
+            "get", 200, own_gestionnaire=200, **dict.fromkeys(OUTSIDERS, 404)
+        ),
+        "grants:espace_grant": _applicant("get", 200),
+        # Countersigned already: the deposit is refused with a message.
+        "grants:espace_sign": _applicant("post", 302),
+        # Posted empty: the form comes back with its errors.
+        "grants:espace_bank": _applicant("post", 400),
+    }
+)
+_GRANT_URLS = sorted(n for n in EXPECTED if n.startswith("grants:"))
+
+
+@pytest.fixture(scope="module")
+def grant_world(world: World, django_db_blocker: Any) -> Iterator[None]:
+    """The granted dossier, in its own savepoint over the world, rolled back at the end."""
+    with _rolled_back_atomic(django_db_blocker):
+        with django_db_blocker.unblock():
+            porteur = User.objects.get(pk=world.users["own_gestionnaire"])
+            kwargs = _grant_world(porteur)
+        world.kwargs.update(kwargs)
+        try:
+            yield
+        finally:
+            for name in kwargs:
+                world.kwargs.pop(name, None)
+
+
+@pytest.mark.parametrize("name", _GRANT_URLS)
+@pytest.mark.parametrize("actor", ACTORS)
+def test_grant_url_matrix(client, world, grant_world, name, actor):
+    """The follow-up URLs, appended after the main matrix was parametrised: the same check."""
+    test_role_url_matrix(client, world, name, actor)

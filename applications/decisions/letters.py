@@ -1,8 +1,14 @@
 """Decision letters: the frozen snapshot rendered to PDF with WeasyPrint.
 
 Rendering reads the snapshot only (no clock, no database), so the same snapshot always gives the
-same letter. A PDF cannot print its own hash, so the letter prints the SHA-256 of the canonical
-JSON snapshot (its *fingerprint*); the SHA-256 of the PDF bytes is stored on the Decision.
+same letter, whichever process renders it. A PDF cannot print its own hash, so the one
+fingerprint the letter prints — and the public verification page shows, identically — is the
+SHA-256 of the canonical JSON snapshot (« empreinte des données de la décision »); the SHA-256 of
+the PDF bytes is kept on the Decision to check an uploaded file, never printed.
+
+The PDF is tagged (structure tree, language, title) for screen readers. The annex
+table has fixed column widths (``table-layout: fixed``): WeasyPrint then skips measuring every
+cell's content to size the columns; the fonts are loaded once per process (``_font_config``).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import datetime
 import hashlib
 import json
 import logging
+import threading
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -28,6 +35,11 @@ logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 LETTER_TEMPLATE = "decisions/letter.html"
+# Tagged PDF for accessibility (issue #14): the structure tree (headings, paragraphs, lists,
+# tables) and /MarkInfo, with the document's language and title. ``pdf_variant="pdf/ua-1"``
+# tags the same way but also writes XMP metadata and runs its checks, which made a letter
+# markedly slower on WeasyPrint 70 (scripts/bench_letters.py): ``pdf_tags`` is the tagging alone.
+PDF_OPTIONS: dict[str, Any] = {"pdf_tags": True}
 MARIANNE_FONTS = {
     "regular": "dsfr/dist/fonts/Marianne-Regular.woff2",
     "bold": "dsfr/dist/fonts/Marianne-Bold.woff2",
@@ -119,12 +131,70 @@ def _url_fetcher() -> Any:
     return LocalFontFetcher(allowed_protocols=("file",), fail_on_errors=False)
 
 
+def fingerprint_display(fingerprint: str) -> str:
+    """The fingerprint as printed on the letter and shown on the verification page: the 64
+    hexadecimal digits in groups of 8, so that a reader can compare them by eye."""
+    return " ".join(fingerprint[i : i + 8] for i in range(0, len(fingerprint), 8))
+
+
+def _call_label(call: dict[str, Any]) -> str:
+    """The call's name, with its region in brackets unless the name already says it."""
+    name, region = str(call.get("name", "")), str(call.get("region", ""))
+    if region and region.casefold() not in name.casefold():
+        return f"{name} ({region})"
+    return name
+
+
+def _reductions(snapshot: dict[str, Any]) -> list[dict[str, str]]:
+    """Every line the proposal reduced, with the instructeur's reason (format ≥ 2 snapshots;
+    older ones carry no reason: an empty list)."""
+    reduced = []
+    for line in snapshot.get("lines", []):
+        if line.get("reason"):
+            reduced.append(
+                {
+                    "label": f"{line['name']} (FINESS {line['finess']})",
+                    "computed_fr": format_euros(int(line["computed"])),
+                    "amount_fr": format_euros(int(line["amount"])),
+                    "reason": line["reason"],
+                }
+            )
+    for support in snapshot.get("supports", []):
+        if support.get("reason"):
+            reduced.append(
+                {
+                    "label": support["label"],
+                    "computed_fr": format_euros(int(support["computed"])),
+                    "amount_fr": format_euros(int(support["amount"])),
+                    "reason": support["reason"],
+                }
+            )
+    return reduced
+
+
+def _signature(signatory: dict[str, Any]) -> dict[str, str]:
+    """The signature block's lines, each once: the delegation (format ≥ 2), the signatory's
+    title unless it merely repeats the name, the name."""
+    name = str(signatory.get("name", "")).strip()
+    title = str(signatory.get("title", "")).strip()
+    if title.casefold() == name.casefold():
+        title = ""
+    return {
+        "delegation": str(signatory.get("delegation", "")).strip(),
+        "title": title,
+        "name": name,
+    }
+
+
 def letter_context(snapshot: dict[str, Any]) -> dict[str, Any]:
     """What the letter template shows, derived from the snapshot alone."""
     total = int(snapshot["total"])
     return {
         "s": snapshot,
-        "fingerprint": snapshot_fingerprint(snapshot),
+        "fingerprint": fingerprint_display(snapshot_fingerprint(snapshot)),
+        "call_label": _call_label(snapshot.get("call", {})),
+        "signature": _signature(snapshot.get("authority", {}).get("signatory", {})),
+        "reductions": _reductions(snapshot),
         "fonts": _font_uris(),
         "issued_on": french_date(snapshot["issued_on"]),
         "accepted": snapshot["outcome"] == "accepted",
@@ -150,9 +220,37 @@ def letter_html(snapshot: dict[str, Any]) -> str:
     return render_to_string(LETTER_TEMPLATE, letter_context(snapshot))
 
 
-def letter_pdf(snapshot: dict[str, Any]) -> bytes:
-    """The letter as PDF bytes; the same snapshot always gives the same bytes."""
+@cache
+def _font_config() -> Any:
+    """One WeasyPrint font configuration per process: the Marianne faces are decoded (WOFF2)
+    and registered with Fontconfig once, not for every letter — that was about a third of a
+    letter's time. The faces are keyed by their descriptors, so the bytes are unchanged."""
+    from weasyprint.text.fonts import FontConfiguration
+
+    return FontConfiguration()
+
+
+# The shared font configuration is not meant for concurrent use: letters render one at a time
+# per process (a worker renders one letter at a time anyway; rendering holds the GIL).
+_RENDER_LOCK = threading.Lock()
+
+
+def pdf_from_html(html: str) -> bytes:
+    """An official document's HTML as tagged PDF bytes, with the letters' machinery: Marianne
+    fonts, the local-only fetcher, the shared font configuration. Deterministic: the same HTML
+    always gives the same bytes (also used for the grant conventions, ``grants/documents.py``)."""
     from weasyprint import HTML
 
-    document = HTML(string=letter_html(snapshot), url_fetcher=_url_fetcher())
-    return document.write_pdf()  # type: ignore[no-any-return]
+    with _RENDER_LOCK:
+        document = HTML(string=html, url_fetcher=_url_fetcher())
+        return document.write_pdf(font_config=_font_config(), **PDF_OPTIONS)  # type: ignore[no-any-return]
+
+
+def font_uris() -> dict[str, str]:
+    """file:// URIs of the Marianne faces, for a template's ``@font-face`` rules."""
+    return _font_uris()
+
+
+def letter_pdf(snapshot: dict[str, Any]) -> bytes:
+    """The letter as PDF bytes; the same snapshot always gives the same bytes."""
+    return pdf_from_html(letter_html(snapshot))

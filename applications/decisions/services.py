@@ -1,9 +1,13 @@
-"""CNSA decisions: issuing (number, frozen snapshot, PDF letter), reading, public verification,
-and batch exports of their PDFs (ZIP + CSV manifest, built by a resumable Celery task).
+"""CNSA decisions: issuing (number, frozen snapshot), the PDF letter rendered after commit by a
+worker, reading, public verification, and batch exports of their PDFs (ZIP + CSV manifest, built
+by a resumable Celery task).
 
-Services write, selectors read. Issuing runs in one transaction: the workflow's NOTIFY
-transition (row lock on the dossier), the counter row lock and increment, the Decision insert.
-A failure anywhere rolls everything back, so numbers have no gaps and no duplicates.
+Services write, selectors read. Issuing runs in one short transaction: the workflow's NOTIFY
+transition (row lock on the dossier), the counter row lock and increment, the Decision insert
+with its letter ``pending`` and the rendering task recorded to run after commit. A failure
+anywhere rolls everything back, so numbers have no gaps and no duplicates. The letter is
+rendered from the frozen snapshot alone (``decision_letter_render``), outside any lock; the
+periodic sweep queues again a letter still pending after a minute (broker down, worker lost).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import secrets
 import shutil
 import zipfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +42,7 @@ from django.utils.http import urlencode
 from essms_portal.accounts.models import Role, User
 from essms_portal.emails import email_queue_template
 from essms_portal.links import portal_reverse, portal_url
-from essms_portal.outbox import enqueue_after_commit
+from essms_portal.outbox import enqueue, enqueue_after_commit
 from funding.rules import tranches
 from funding.services import campaign_parameters
 from grappes.models import GrappeMembership, Organisation, ProjectType
@@ -61,7 +66,10 @@ from .letters import letter_pdf, snapshot_fingerprint
 
 logger = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 1
+# Format 2 (issue #14): lines and supports carry their computed amount and the instructeur's
+# reason for a reduction, the authority its delegation, the campaign its funding source.
+# Letters of format-1 snapshots still render (those keys are simply absent).
+SNAPSHOT_FORMAT = 2
 CNSA_AUTHORITY = "Caisse nationale de solidarité pour l'autonomie"
 CASF_REFERENCE = "le code de l'action sociale et des familles, notamment son article L312-1, I"
 # Frozen into each snapshot: a later change of wording never alters an issued letter.
@@ -104,8 +112,22 @@ def decision_sequence_allocate(*, campaign: Campaign, region_key: str) -> int:
     """The next sequence number of (campaign, region key). Must run inside the transaction that
     inserts the decision: the counter row stays locked until it commits, and a rollback gives
     the number back."""
-    if not transaction.get_connection().in_atomic_block:
+    connection = transaction.get_connection()
+    if not connection.in_atomic_block:
         raise RuntimeError("decision_sequence_allocate must run inside a transaction.")
+    if connection.vendor == "postgresql":
+        # One statement instead of three (insert-if-missing, lock, update): the upsert takes the
+        # row lock too, held until the transaction ends, so numbering stays gapless.
+        table = DecisionCounter._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (campaign_id, region_key, last_sequence) "  # noqa: S608
+                "VALUES (%s, %s, 1) ON CONFLICT (campaign_id, region_key) "
+                f"DO UPDATE SET last_sequence = {table}.last_sequence + 1 "
+                "RETURNING last_sequence",
+                [campaign.pk, region_key],
+            )
+            return int(cursor.fetchone()[0])
     # Create the row if needed without racing: a concurrent insert is simply ignored.
     DecisionCounter.objects.bulk_create(
         [DecisionCounter(campaign=campaign, region_key=region_key)], ignore_conflicts=True
@@ -207,8 +229,9 @@ def _motivation(application: Application, outcome: str) -> str:
     return (comment or "").strip() or application.motivation.strip()
 
 
-def _essms_lines(application: Application, amounts: dict[str, int]) -> list[dict[str, Any]]:
-    """One line per ESSMS of the grappe, by FINESS, with its proposed amount (0 if none)."""
+def _essms_lines(application: Application, rows: dict[str, ProposedAmount]) -> list[dict[str, Any]]:
+    """One line per ESSMS of the grappe, by FINESS, with its proposed amount (0 if none), the
+    computed amount and the instructeur's reason when the proposal reduced it."""
     memberships = (
         GrappeMembership.objects.filter(grappe_id=application.grappe_id)
         .select_related("structure__category")
@@ -219,6 +242,7 @@ def _essms_lines(application: Application, amounts: dict[str, int]) -> list[dict
     for membership in memberships:
         structure = membership.structure
         category = structure.category
+        row = rows.get(f"structure:{structure.finess}")
         lines.append(
             {
                 "finess": structure.finess,
@@ -228,10 +252,19 @@ def _essms_lines(application: Application, amounts: dict[str, int]) -> list[dict
                 else structure.category_code,
                 "casf_item": category.casf_item_id if category and category.casf_item_id else "",
                 "project": str(projects.get(membership.project_type, membership.project_type)),
-                "amount": amounts.get(f"structure:{structure.finess}", 0),
+                "amount": int(row.proposed) if row else 0,
+                "computed": int(row.computed) if row else 0,
+                "reason": _reduction_reason(row),
             }
         )
     return lines
+
+
+def _reduction_reason(row: ProposedAmount | None) -> str:
+    """The instructeur's reason for proposing less than computed ("" when not reduced)."""
+    if row is None or int(row.proposed) >= int(row.computed):
+        return ""
+    return row.reason.strip()
 
 
 def _supports(rows: list[ProposedAmount]) -> list[dict[str, Any]]:
@@ -249,8 +282,52 @@ def _supports(rows: list[ProposedAmount]) -> list[dict[str, Any]]:
         if row.line.startswith("hardware:"):
             finess = row.line.split(":", 1)[1]
             label = f"Matériel et infrastructure — {names.get(finess, finess)} ({finess})"
-        supports.append({"label": label, "amount": int(row.proposed)})
+        supports.append(
+            {
+                "label": label,
+                "amount": int(row.proposed),
+                "computed": int(row.computed),
+                "reason": _reduction_reason(row),
+            }
+        )
     return supports
+
+
+def signatory_delegation(*, signatory: Signatory, call: Call) -> str:
+    """« Pour le directeur général de l'ARS … et par délégation » when the signatory is not the
+    head of the authority (the usual case: a director signs by delegation); "" when the head
+    signs in person (their title says so)."""
+    title = signatory.title.strip().lower()
+    if decision_region_key(call=call) == NATIONAL_REGION_KEY:
+        if title.startswith(("directeur de la caisse", "directrice de la caisse")):
+            return ""
+        return f"Pour le directeur de la {CNSA_AUTHORITY} et par délégation"
+    if title.startswith(("directeur général", "directrice générale")):
+        return ""
+    region = call.region.name if call.region else ""
+    return f"Pour le directeur général de l'agence régionale de santé {region} et par délégation"
+
+
+def decision_funding_source(*, call: Call) -> str:
+    """The budget the subsidy is charged to, as the campaign states it (regional or national)."""
+    campaign = call.campaign
+    if decision_region_key(call=call) == NATIONAL_REGION_KEY:
+        return campaign.national_funding_source.strip()
+    return campaign.funding_source.strip()
+
+
+def decision_snapshot_numbered(
+    body: dict[str, Any], *, number: str, verification_code: str
+) -> dict[str, Any]:
+    """The snapshot ``body`` with its number and verification data (known once the counter is
+    locked): the letter's identity."""
+    return {
+        **body,
+        "number": number,
+        "verification_page": verification_page_url(),
+        "verification_code": verification_code_display(verification_code),
+        "verification_url": verification_url(number=number, code=verification_code),
+    }
 
 
 def decision_snapshot_build(
@@ -263,14 +340,29 @@ def decision_snapshot_build(
     verification_code: str,
 ) -> dict[str, Any]:
     """Everything the letter shows, as plain JSON data (frozen in the Decision)."""
+    body = _snapshot_body(
+        application=application, outcome=outcome, issued_on=issued_on, signatory=signatory
+    )
+    return decision_snapshot_numbered(body, number=number, verification_code=verification_code)
+
+
+def _snapshot_body(
+    *,
+    application: Application,
+    outcome: str,
+    issued_on: datetime.date,
+    signatory: Signatory,
+) -> dict[str, Any]:
+    """The snapshot without its number: built before the counter is locked, so the lock that
+    serialises numbering is held for the increment and the insert only."""
     call = application.call
     campaign = call.campaign
     porteur = application.grappe.porteur
     rows = list(ProposedAmount.objects.filter(application=application).order_by("id"))
     accepted = outcome == Status.ACCEPTED
-    amounts = {row.line: int(row.proposed) for row in rows} if accepted else {}
+    by_line = {row.line: row for row in rows} if accepted else {}
     supports = _supports(rows) if accepted else []
-    lines = _essms_lines(application, amounts)
+    lines = _essms_lines(application, by_line)
     total = sum(line["amount"] for line in lines) + sum(s["amount"] for s in supports)
     schedule = tranches(total, campaign_parameters(campaign=campaign)) if accepted else ()
     references = [CASF_REFERENCE]
@@ -280,7 +372,7 @@ def decision_snapshot_build(
     submitted = application.submitted_at
     return {
         "format": SNAPSHOT_FORMAT,
-        "number": number,
+        "number": "",
         "issued_on": issued_on.isoformat(),
         "outcome": str(outcome),
         "authority": {
@@ -290,8 +382,10 @@ def decision_snapshot_build(
                 "name": signatory.name,
                 "title": signatory.title,
                 "city": signatory.city,
+                "delegation": signatory_delegation(signatory=signatory, call=call),
             },
         },
+        "funding_source": decision_funding_source(call=call) if accepted else "",
         "campaign": {
             "year": campaign.year,
             "name": campaign.name,
@@ -315,9 +409,6 @@ def decision_snapshot_build(
         "second_tranche_conditions": list(SECOND_TRANCHE_CONDITIONS) if accepted else [],
         "motivation": _motivation(application, outcome),
         "legal_references": references,
-        "verification_page": verification_page_url(),
-        "verification_code": verification_code_display(verification_code),
-        "verification_url": verification_url(number=number, code=verification_code),
     }
 
 
@@ -328,66 +419,166 @@ def decision_snapshot_build(
 
 def decision_issue(*, application: Application, by: User, comment: str = "") -> Decision:
     """Issue the decision of an accepted or rejected dossier: NOTIFY transition, number,
-    snapshot, PDF letter in private storage, immutable Decision row — all or nothing."""
-    stored: str | None = None
-    try:
-        with transaction.atomic():
-            result = transition(
-                application=application, action=Action.NOTIFY, by=by, comment=comment
+    snapshot, verification code and immutable Decision row — all or nothing, in one short
+    transaction. The PDF letter is rendered after commit by ``render_decision_letter``, queued
+    in the same transaction (a broker that is down is logged; the sweep queues it again)."""
+    with transaction.atomic():
+        result = transition(application=application, action=Action.NOTIFY, by=by, comment=comment)
+        locked = result.application
+        outcome = result.entry.from_status
+        call = Call.objects.select_related("campaign", "region").get(pk=locked.call_id)
+        locked.call = call
+        signatory = signatory_for(call=call)
+        region_key = decision_region_key(call=call)
+        now = timezone.now()
+        issued_on = timezone.localdate(now)
+        # Everything that reads the dossier is built before the counter is locked: the counter
+        # serialises every issue of (campaign, region), so it is held for the increment and
+        # the insert only.
+        body = _snapshot_body(
+            application=locked, outcome=outcome, issued_on=issued_on, signatory=signatory
+        )
+        sequence = decision_sequence_allocate(campaign=call.campaign, region_key=region_key)
+        number = decision_number_format(
+            year=call.campaign.year, region_key=region_key, sequence=sequence
+        )
+        # Set once, at creation, like every field of the immutable decision. A collision
+        # (2⁻⁵⁰ per pair) breaks the unique constraint and rolls the issue back: retry.
+        code = verification_code_new()
+        snapshot = decision_snapshot_numbered(body, number=number, verification_code=code)
+        decision = Decision.objects.create(
+            application=locked,
+            campaign=call.campaign,
+            region_key=region_key,
+            sequence=sequence,
+            number=number,
+            outcome=outcome,
+            issued_on=issued_on,
+            issued_at=now,
+            issued_by=by,
+            signatory_name=signatory.name,
+            signatory_title=signatory.title,
+            beneficiary=snapshot["porteur"]["name"],
+            total=snapshot["total"],
+            snapshot=snapshot,
+            snapshot_sha256=snapshot_fingerprint(snapshot),
+            letter_status=Decision.LetterStatus.PENDING,
+            verification_code=code,
+        )
+        enqueue_after_commit(render_decision_letter, decision.pk)
+        return decision
+
+
+@dataclass
+class BulkIssueResult:
+    """What a bulk issue did: the decisions issued, and each dossier refused with its reason."""
+
+    issued: list[Decision] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+
+
+def decisions_issue_many(*, application_ids: Iterable[int], by: User) -> BulkIssueResult:
+    """Issue the decisions of several accepted dossiers (CNSA agents), each through
+    ``decision_issue`` in its own transaction: one refusal (already issued, status changed,
+    out of scope) is reported and does not undo the others."""
+    if not can_issue_decisions(by):
+        raise DecisionError("Seuls les agents CNSA émettent les décisions.")
+    ids = sorted({int(pk) for pk in application_ids})
+    found = {
+        application.pk: application
+        for application in applications_awaiting_decision(user=by).filter(
+            pk__in=ids, status=Status.ACCEPTED
+        )
+    }
+    result = BulkIssueResult()
+    for pk in ids:
+        application = found.get(pk)
+        if application is None:
+            result.failed.append(
+                (pk, "dossier introuvable, non accepté ou dont la décision est déjà émise")
             )
-            locked = result.application
-            outcome = result.entry.from_status
-            call = Call.objects.select_related("campaign", "region").get(pk=locked.call_id)
-            locked.call = call
-            signatory = signatory_for(call=call)
-            region_key = decision_region_key(call=call)
-            now = timezone.now()
-            issued_on = timezone.localdate(now)
-            # Lock the counter last: it is held only while the letter is rendered and stored.
-            sequence = decision_sequence_allocate(campaign=call.campaign, region_key=region_key)
-            number = decision_number_format(
-                year=call.campaign.year, region_key=region_key, sequence=sequence
-            )
-            # Set once, at creation, like every field of the immutable decision. A collision
-            # (2⁻⁵⁰ per pair) breaks the unique constraint and rolls the issue back: retry.
-            code = verification_code_new()
-            snapshot = decision_snapshot_build(
-                application=locked,
-                outcome=outcome,
-                number=number,
-                issued_on=issued_on,
-                signatory=signatory,
-                verification_code=code,
-            )
-            pdf = letter_pdf(snapshot)
-            stored = default_storage.save(
-                f"decisions/{call.campaign.year}/{number}.pdf", ContentFile(pdf)
-            )
-            return Decision.objects.create(
-                application=locked,
-                campaign=call.campaign,
-                region_key=region_key,
-                sequence=sequence,
-                number=number,
-                outcome=outcome,
-                issued_on=issued_on,
-                issued_at=now,
-                issued_by=by,
-                signatory_name=signatory.name,
-                signatory_title=signatory.title,
-                beneficiary=snapshot["porteur"]["name"],
-                total=snapshot["total"],
-                snapshot=snapshot,
-                snapshot_sha256=snapshot_fingerprint(snapshot),
-                pdf=stored,
-                pdf_sha256=hashlib.sha256(pdf).hexdigest(),
-                verification_code=code,
-            )
-    except BaseException:
-        # The transaction rolled back: do not leave an orphan letter behind.
-        if stored:
-            default_storage.delete(stored)
-        raise
+            continue
+        try:
+            result.issued.append(decision_issue(application=application, by=by))
+        except DossierError as error:
+            result.failed.append((pk, error.message))
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# The letter: rendered after commit, from the snapshot alone
+# --------------------------------------------------------------------------------------------
+
+
+def decision_letter_name(*, decision: Decision) -> str:
+    """Where the letter is stored: ``decisions/<campaign year>/<number>.pdf``."""
+    return f"decisions/{decision.snapshot['campaign']['year']}/{decision.number}.pdf"
+
+
+def _sha256_of_stored(name: str) -> str:
+    digest = hashlib.sha256()
+    with default_storage.open(name, "rb") as handle:
+        while chunk := handle.read(PDF_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def decision_letter_render(*, decision_id: int) -> Decision | None:
+    """Render and store the letter of a decision whose letter is pending, then mark it ready
+    (``pdf``, ``pdf_sha256``). Idempotent: a ready letter is left alone; the letter is a pure
+    function of the snapshot, so two workers rendering the same decision produce the same
+    bytes, and a conditional update lets only one of them record its file (the other removes
+    its own copy). No lock is held while rendering. None when the decision does not exist."""
+    decision = Decision.objects.filter(pk=decision_id).first()
+    if decision is None:
+        logger.warning("Décision %s introuvable : lettre non produite.", decision_id)
+        return None
+    if decision.letter_ready:
+        return decision
+    pdf = letter_pdf(decision.snapshot)
+    digest = hashlib.sha256(pdf).hexdigest()
+    name = decision_letter_name(decision=decision)
+    # A previous run may have stored the file and died before recording it: reuse it when it
+    # holds these very bytes; otherwise the storage picks a free name (nothing is overwritten).
+    if default_storage.exists(name) and _sha256_of_stored(name) == digest:
+        stored = name
+    else:
+        stored = default_storage.save(name, ContentFile(pdf))
+    recorded = Decision.objects.filter(
+        pk=decision.pk, letter_status=Decision.LetterStatus.PENDING
+    ).update(
+        letter_status=Decision.LetterStatus.READY,
+        pdf=stored,
+        pdf_sha256=digest,
+        letter_rendered_at=timezone.now(),
+    )
+    decision.refresh_from_db()
+    if not recorded and decision.pdf.name != stored:
+        default_storage.delete(stored)  # another worker recorded its identical copy first
+    return decision
+
+
+def decision_letters_resume_pending(*, older_than: datetime.timedelta) -> int:
+    """Queue again the rendering of every letter still pending ``older_than`` after its issue
+    (its task was never published — broker down — or its worker died); run by the periodic
+    sweep. Rendering twice is harmless. Returns how many were queued."""
+    ids = list(
+        Decision.objects.filter(
+            letter_status=Decision.LetterStatus.PENDING,
+            issued_at__lt=timezone.now() - older_than,
+        )
+        .order_by("issued_at")
+        .values_list("pk", flat=True)
+    )
+    return sum(enqueue(render_decision_letter, pk) for pk in ids)
+
+
+# Declared next to the service that queues it; ``applications.decisions.tasks`` re-exports it.
+@shared_task(name="applications.decisions.tasks.render_decision_letter", acks_late=True)
+def render_decision_letter(decision_id: int) -> str | None:
+    """Render a decision's letter (idempotent); returns the PDF's SHA-256, None if gone."""
+    decision = decision_letter_render(decision_id=decision_id)
+    return decision.pdf_sha256 if decision else None
 
 
 # --------------------------------------------------------------------------------------------
@@ -594,6 +785,11 @@ def decision_export_build(*, job_id: int) -> DecisionExport | None:
     workdir = export_workdir(job.pk)
     workdir.mkdir(parents=True, exist_ok=True)
     try:
+        # A letter still being generated (its worker has not run yet) is rendered here: the
+        # rendering is idempotent, so the export never waits for nor fails on it.
+        pending = job.decisions.filter(letter_status=Decision.LetterStatus.PENDING)
+        for decision_id in pending.values_list("pk", flat=True):
+            decision_letter_render(decision_id=decision_id)
         rows = _export_rows(job)
         for done, (number, _date, _outcome, _name, _total, sha256, stored) in enumerate(rows, 1):
             target = workdir / f"{number}.pdf"

@@ -1,7 +1,9 @@
-"""Celery tasks of the decisions: the batch export of decision PDFs.
+"""Celery tasks of the decisions: the letter of an issued decision, rendered after commit, and
+the batch export of decision PDFs.
 
-The task is idempotent and resumable (see ``decisions.decision_export_build``): running it twice,
-or again after a worker was killed mid-batch, ends with the same ZIP, each decision once.
+Both are idempotent: a letter is a pure function of its snapshot (``decision_letter_render``
+records it once); an export run twice, or again after a worker was killed mid-batch, ends with
+the same ZIP, each decision once (``decision_export_build``).
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import datetime
 
 from ..models import DecisionExport
-from .services import (  # noqa: F401  (Celery discovery: build_decision_export)
+from .services import (  # noqa: F401  (Celery discovery: build_decision_export, render_…)
     build_decision_export,
     decision_export_resume_if_stale,
+    decision_letters_resume_pending,
+    render_decision_letter,
 )
 
 

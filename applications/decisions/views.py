@@ -25,7 +25,8 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -38,9 +39,10 @@ from .. import selectors
 from ..http import back_office
 from ..instruction.filters import queue_filtered
 from ..models import Campaign, Decision, DecisionExport
-from ..reporting import dashboard, exports
-from ..workflow import TransitionError
+from ..reporting import atlas, dashboard, exports
+from ..workflow import Status, TransitionError
 from . import services as decisions
+from .letters import fingerprint_display
 
 MAX_VERIFY_UPLOAD = 20 * 1024 * 1024  # 20 Mo
 
@@ -149,18 +151,57 @@ def _filtered_decisions(request: HttpRequest, data: Any) -> tuple[DecisionFilter
 # --------------------------------------------------------------------------------------------
 
 
+PENDING_PAGE_SIZE = 50
+
+
 @require_GET
 @back_office
 def pending(request: HttpRequest) -> HttpResponse:
-    """Accepted or rejected dossiers whose decision is still to be issued."""
+    """Accepted or rejected dossiers whose decision is still to be issued, 50 a page; CNSA
+    agents select accepted ones to issue together (after a confirmation page)."""
     user = _user(request)
+    rows = decisions.applications_awaiting_decision(user=user)
+    page = Paginator(rows, PENDING_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
         "applications/decisions/pending.html",
         {
             "title": "Décisions à émettre",
-            "applications": decisions.applications_awaiting_decision(user=user),
+            "page": page,
+            "count": page.paginator.count,
+            "querystring": "",
             "can_issue": decisions.can_issue_decisions(user),
+            "accepted": Status.ACCEPTED,
+        },
+    )
+
+
+def _require_issuer(user: User) -> None:
+    if not decisions.can_issue_decisions(user):
+        raise PermissionDenied("Seuls les agents CNSA émettent les décisions.")
+
+
+@require_GET
+@back_office
+def issue_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """The confirmation page before issuing one decision (irreversible): what will be issued,
+    a button that posts to ``issue``, a way back."""
+    user = _user(request)
+    _require_issuer(user)
+    application = selectors.application_for_reviewer(user=user, pk=pk)
+    awaiting = decisions.applications_awaiting_decision(user=user).filter(pk=application.pk)
+    if not awaiting.exists():
+        messages.error(
+            request, f"La décision du dossier n° {application.pk} ne peut pas être émise."
+        )
+        return redirect("decisions:pending")
+    return render(
+        request,
+        "applications/decisions/confirm.html",
+        {
+            "title": "Confirmer l'émission de la décision",
+            "applications": list(awaiting),
+            "bulk": False,
         },
     )
 
@@ -168,10 +209,9 @@ def pending(request: HttpRequest) -> HttpResponse:
 @require_POST
 @back_office
 def issue(request: HttpRequest, pk: int) -> HttpResponse:
-    """Issue one dossier's decision (CNSA agents only)."""
+    """Issue one dossier's decision (CNSA agents only), posted from the confirmation page."""
     user = _user(request)
-    if not decisions.can_issue_decisions(user):
-        raise PermissionDenied("Seuls les agents CNSA émettent les décisions.")
+    _require_issuer(user)
     application = selectors.application_for_reviewer(user=user, pk=pk)
     try:
         decision = decisions.decision_issue(application=application, by=user)
@@ -179,6 +219,60 @@ def issue(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, error.message)
         return redirect("decisions:pending")
     messages.success(request, f"Décision n° {decision.number} émise et notifiée au porteur.")
+    return redirect("decisions:pending")
+
+
+def _selected_ids(request: HttpRequest) -> list[int]:
+    return sorted({int(v) for v in request.POST.getlist("dossiers") if v.isdigit()})
+
+
+@require_POST
+@back_office
+def issue_bulk(request: HttpRequest) -> HttpResponse:
+    """Issue several accepted decisions (CNSA agents). Two steps on one URL: the selection
+    posted from the pending page shows the confirmation page; posted again with
+    ``confirm`` from there, each dossier goes through ``decision_issue`` on its own, so one
+    refusal does not undo the others, and the result is told in one message each way."""
+    user = _user(request)
+    _require_issuer(user)
+    ids = _selected_ids(request)
+    if not ids:
+        messages.error(request, "Sélectionnez au moins un dossier accepté.")
+        return redirect("decisions:pending")
+    if request.POST.get("confirm") != "1":
+        selected = list(
+            decisions.applications_awaiting_decision(user=user).filter(
+                pk__in=ids, status=Status.ACCEPTED
+            )
+        )
+        if not selected:
+            messages.error(request, "Aucun des dossiers sélectionnés n'attend sa décision.")
+            return redirect("decisions:pending")
+        return render(
+            request,
+            "applications/decisions/confirm.html",
+            {
+                "title": "Confirmer l'émission des décisions",
+                "applications": selected,
+                "bulk": True,
+            },
+        )
+    result = decisions.decisions_issue_many(application_ids=ids, by=user)
+    if result.issued:
+        numbers = ", ".join(d.number for d in result.issued)
+        count = len(result.issued)
+        messages.success(
+            request,
+            f"{count} décision{pluralize(count)} émise{pluralize(count)} et notifiée"
+            f"{pluralize(count)} : {numbers}.",
+        )
+    if result.failed:
+        details = " ; ".join(f"dossier n° {pk} : {reason}" for pk, reason in result.failed)
+        count = len(result.failed)
+        messages.error(
+            request,
+            f"{count} décision{pluralize(count)} non émise{pluralize(count)} ({details}).",
+        )
     return redirect("decisions:pending")
 
 
@@ -278,8 +372,17 @@ def export_download(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @require_GET
 def decision_pdf(request: HttpRequest, number: str) -> HttpResponseBase:
-    """A decision's letter, to the dossier's applicants and its back-office scope (404 else)."""
+    """A decision's letter, to the dossier's applicants and its back-office scope (404 else).
+    While a worker is still rendering it: a page saying so (the letter follows in moments)."""
     decision = decisions.decision_for_user(user=_user(request), number=number)
+    if not decision.letter_ready:
+        response = render(
+            request,
+            "decisions/letter_pending.html",
+            {"title": f"Décision n° {decision.number}", "decision": decision},
+        )
+        response["Retry-After"] = "10"
+        return response
     return FileResponse(
         default_storage.open(decision.pdf.name, "rb"),
         as_attachment=True,
@@ -332,11 +435,12 @@ def verify(request: HttpRequest) -> HttpResponse:
     context.update(
         title=f"Vérifier la décision n° {decision.number}",
         decision=decision,
+        fingerprint=fingerprint_display(decision.snapshot_sha256),
         code=decisions.verification_code_display(decision.verification_code),
     )
     status = 200
     form = VerifyForm()
-    if request.method == "POST":
+    if request.method == "POST" and decision.letter_ready:
         form = VerifyForm(request.POST, request.FILES)
         if form.is_valid():
             context["result"] = decisions.decision_pdf_matches(
@@ -380,22 +484,28 @@ def data_export(request: HttpRequest, dataset: str, fmt: str) -> HttpResponseBas
 @require_GET
 @back_office
 def dashboard_view(request: HttpRequest) -> HttpResponse:
-    """Envelopes and amounts per call, ESSMS per sector, for the user's scope."""
+    """The atlas by département, envelopes and amounts per call, ESSMS per sector, for the
+    user's scope."""
     campaigns = Campaign.objects.order_by("-year")
-    selected = request.GET.get("campagne")
-    campaign = (
-        get_object_or_404(campaigns, year=selected)
-        if selected and selected.isdigit()
-        else campaigns.first()
-    )
+    campaign = dashboard.dashboard_campaign(year=request.GET.get("campagne"))
     board = dashboard.dashboard_build(user=_user(request), campaign=campaign)
     amounts_chart, sectors_chart = dashboard.dashboard_charts(board)
+    atlas_figures = atlas.atlas_for(
+        user=_user(request),
+        campaign=campaign,
+        params=request.GET,
+        calls=[row.call for row in board.rows],
+    )
     return render(
         request,
         "applications/decisions/dashboard.html",
         {
             "title": "Tableau de bord",
             "board": board,
+            "atlas": atlas_figures,
+            "atlas_map": atlas.map_geometry(),
+            "atlas_shapes": atlas.atlas_shapes(atlas_figures),
+            "atlas_legend": atlas.legend(),
             "campaigns": campaigns,
             "amounts_chart": amounts_chart,
             "sectors_chart": sectors_chart,
@@ -407,3 +517,29 @@ def dashboard_view(request: HttpRequest) -> HttpResponse:
             "sector_totals": [board.sector_totals.get(s.code, 0) for s in board.sectors],
         },
     )
+
+
+@require_GET
+@back_office
+def atlas_csv(request: HttpRequest) -> HttpResponseBase:
+    """The atlas's table (same filters as the dashboard) as CSV."""
+    campaign = dashboard.dashboard_campaign(year=request.GET.get("campagne"))
+    figures = atlas.atlas_for(user=_user(request), campaign=campaign, params=request.GET)
+    response = StreamingHttpResponse(
+        exports.csv_stream(atlas.atlas_csv_rows(figures)), content_type="text/csv; charset=utf-8"
+    )
+    year = campaign.year if campaign else "aucune"
+    response["Content-Disposition"] = f'attachment; filename="atlas-{year}.csv"'
+    return response
+
+
+@require_GET
+@back_office
+def atlas_png(request: HttpRequest) -> HttpResponse:
+    """The atlas's map (same filters as the dashboard) as a PNG image."""
+    campaign = dashboard.dashboard_campaign(year=request.GET.get("campagne"))
+    figures = atlas.atlas_for(user=_user(request), campaign=campaign, params=request.GET)
+    response = HttpResponse(atlas.atlas_png(figures), content_type="image/png")
+    year = campaign.year if campaign else "aucune"
+    response["Content-Disposition"] = f'attachment; filename="atlas-{year}.png"'
+    return response

@@ -12,6 +12,7 @@ from django.db import transaction
 
 from essms_portal.accounts.models import User
 from essms_portal.antivirus import scan_upload
+from essms_portal.quotes_version import quotes_changed
 from essms_portal.uploads import private_path, sanitised_name, stored_name, validate_upload
 from grappes.models import Grappe, GrappeMembership
 
@@ -108,6 +109,8 @@ def application_update(
         for org_id, amount in hardware.items()
         if amount
     )
+    # A complement_requested dossier counts as submitted: its cached quote is stale.
+    quotes_changed()
     return application
 
 
@@ -141,6 +144,34 @@ def attachment_add(
         size=upload.size or 0,
         uploaded_by=by,
     )
+
+
+def attachment_deletable(*, attachment: Attachment, by: User) -> bool:
+    """Whether ``by`` may delete ``attachment`` now (the page asks what the service checks)."""
+    return permissions.can_delete_attachment(by, attachment)
+
+
+@transaction.atomic
+def attachment_delete(*, attachment: Attachment, by: User) -> None:
+    """Delete a wrong attachment while the dossier is editable. The dossier row is locked so a
+    concurrent submission cannot take the attachment's absence or presence for granted; the
+    file goes once the deletion is committed (a rollback keeps both)."""
+    application = Application.objects.select_for_update().get(pk=attachment.application_id)
+    current = Attachment.objects.filter(pk=attachment.pk, application=application).first()
+    if current is None:
+        raise DossierError("Cette pièce a déjà été supprimée.")
+    attachment = current
+    attachment.application = application
+    if application.status not in EDITABLE:
+        raise DossierError("Ce dossier est déposé : ses pièces ne se suppriment plus.")
+    require(
+        permissions.can_delete_attachment(by, attachment),
+        "Seuls l'auteur de la pièce et les membres confirmés du porteur la suppriment.",
+    )
+    name = attachment.file.name
+    attachment.delete()
+    if name:
+        transaction.on_commit(lambda: default_storage.delete(name))
 
 
 @transaction.atomic

@@ -14,6 +14,11 @@ urlpatterns = [
     path(
         "dossiers/<int:pk>/pieces/<int:attachment_pk>/", views.attachment_download, name="download"
     ),
+    path(
+        "dossiers/<int:pk>/pieces/<int:attachment_pk>/supprimer/",
+        views.attachment_delete,
+        name="attachment_delete",
+    ),
     path("dossiers/<int:pk>/deposer/", views.submit, name="submit"),
     path("dossiers/<int:pk>/recepisse/", views.receipt, name="receipt"),
     path("dossiers/<int:pk>/messages/", views.post_message, name="message"),

@@ -13,7 +13,8 @@ from django.core.files.storage import default_storage
 from django.db.models import F
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from essms_portal.http import applicant_required
 from essms_portal.http import request_user as _user
@@ -29,6 +30,7 @@ from ..errors import DossierError
 from ..forms import MessageForm, VersionedForm
 from ..models import Application, Attachment, Decision
 from ..selectors import applications_visible_to, calls_open_for_grappe
+from ..statuses import action_event
 from ..workflow import (
     EDITABLE,
     Action,
@@ -44,6 +46,7 @@ from .forms import (
     ComplementAnswerForm,
     CreateApplicationForm,
 )
+from .selectors import decision_summary, quote_rows
 
 
 def _dossier(request: HttpRequest, pk: int) -> Application:
@@ -138,15 +141,23 @@ def application_create(request: HttpRequest, grappe_pk: int) -> HttpResponse:
     )
 
 
+def _quote_context(application: Application, quote: Any) -> dict[str, Any]:
+    """The quote and its ESSMS lines with their names (``espace/_quote.html``)."""
+    names = dict(application.grappe.memberships.values_list("structure__finess", "structure__name"))
+    return {"quote": quote, "quote_rows": quote_rows(quote=quote, names=names)}
+
+
 def _context(request: HttpRequest, application: Application, **extra: Any) -> dict[str, Any]:
     user = _user(request)
     form = extra.pop("form", None) or _application_form(application)
     quote = extra.pop("quote", None) or quote_for(application=application)
+    decision = Decision.objects.filter(application=application).first()
+    attachments = list(application.attachments.select_related("membership__structure"))
     return {
+        **_quote_context(application, quote),
         "title": f"Dossier n° {application.pk}",
         "application": application,
         "form": form,
-        "quote": quote,
         # What the page offers is what the policy allows (applications.permissions).
         "editable": permissions.can_edit_dossier(user, application),
         "can_upload": permissions.can_upload_attachment(user, application),
@@ -155,7 +166,10 @@ def _context(request: HttpRequest, application: Application, **extra: Any) -> di
         "can_answer": can_applicant_act(user, application, Action.RESUBMIT),
         "attachment_form": extra.pop("attachment_form", None)
         or AttachmentForm(memberships=application.grappe.memberships.select_related("structure")),
-        "attachments": application.attachments.select_related("membership__structure"),
+        "attachments": [
+            (attachment, services.attachment_deletable(attachment=attachment, by=user))
+            for attachment in attachments
+        ],
         "missing": missing_attachments(application=application),
         "unconfirmed": application.grappe.organisations.filter(
             confirmed_at__isnull=True
@@ -163,13 +177,20 @@ def _context(request: HttpRequest, application: Application, **extra: Any) -> di
         "can_submit": can_applicant_act(user, application, Action.SUBMIT),
         # Applicants see the status changes; scores and other instruction records stay in the
         # back office.
-        "log": application.log_entries.exclude(from_status=F("to_status")).order_by("id"),
+        # Each entry is labelled as the event it records ("Dossier déposé"), not as the verb of
+        # the button that caused it (``statuses.ACTION_EVENTS``, shared with the back office).
+        "log": [
+            (entry, action_event(entry.action))
+            for entry in application.log_entries.exclude(from_status=F("to_status")).order_by("id")
+        ],
         "messages_list": application.messages.select_related("author"),
         "message_form": MessageForm(),
         "complement": application.complement_requests.filter(answered_at__isnull=True).first(),
         "answer_form": ComplementAnswerForm(initial={"version": application.version}),
         "submit_form": VersionedForm(initial={"version": application.version}),
-        "decision": Decision.objects.filter(application=application).first(),
+        "decision": decision,
+        # What was granted, from the decision's snapshot: the page stops showing the quote.
+        "decided": decision_summary(decision=decision) if decision else None,
         **extra,
     }
 
@@ -215,7 +236,7 @@ def live_quote(request: HttpRequest, pk: int) -> HttpResponse:
     application = _dossier(request, pk)
     form = _application_form(application, request.POST)
     quote = quote_for(application=application, requests=_requests_from(form, application))
-    return render(request, "espace/_quote.html", {"quote": quote})
+    return render(request, "espace/_quote.html", _quote_context(application, quote))
 
 
 @applicant_required
@@ -364,9 +385,31 @@ def answer_complement(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @applicant_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    """Withdrawing is irreversible: GET asks for confirmation, POST withdraws."""
     application = _dossier(request, pk)
+    if request.method == "GET":
+        if not can_applicant_act(_user(request), application, Action.WITHDRAW):
+            messages.error(request, "Vous ne pouvez pas retirer ce dossier.")
+            return redirect("dossiers:detail", pk=pk)
+        return render(
+            request,
+            "espace/confirm.html",
+            {
+                "title": f"Retirer le dossier n° {application.pk}",
+                "application": application,
+                "question": f"Retirer le dossier n° {application.pk} — {application.grappe.name} ?",
+                "consequences": [
+                    "Le retrait est définitif : le dossier ne pourra plus être déposé ni instruit.",
+                    "Pour demander un financement sur cet appel, il faudra l'accord de "
+                    "l'instruction : un seul dossier par grappe et par appel.",
+                ],
+                "action_url": reverse("dossiers:withdraw", kwargs={"pk": application.pk}),
+                "confirm_label": "Retirer définitivement le dossier",
+                "cancel_url": reverse("dossiers:detail", kwargs={"pk": application.pk}),
+            },
+        )
     try:
         transition(application=application, action=Action.WITHDRAW, by=_user(request))
     except TransitionError as error:
@@ -374,3 +417,38 @@ def withdraw(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, "Dossier retiré.")
     return redirect("dossiers:detail", pk=pk)
+
+
+@applicant_required
+@require_http_methods(["GET", "POST"])
+def attachment_delete(request: HttpRequest, pk: int, attachment_pk: int) -> HttpResponse:
+    """Delete a wrong attachment while the dossier is editable: GET asks for confirmation,
+    POST deletes (``services.attachment_delete`` checks who and when)."""
+    application = _dossier(request, pk)
+    attachment = get_object_or_404(Attachment, application=application, pk=attachment_pk)
+    user = _user(request)
+    if not services.attachment_deletable(attachment=attachment, by=user):
+        messages.error(request, "Vous ne pouvez pas supprimer cette pièce.")
+        return redirect("dossiers:detail", pk=pk)
+    if request.method == "GET":
+        return render(
+            request,
+            "espace/confirm.html",
+            {
+                "title": "Supprimer une pièce jointe",
+                "application": application,
+                "question": f"Supprimer la pièce « {attachment.original_name} » "
+                f"({attachment.get_kind_display()}) ?",
+                "consequences": ["Le fichier est supprimé : il faudra le déposer à nouveau."],
+                "action_url": request.path,
+                "confirm_label": "Supprimer la pièce",
+                "cancel_url": reverse("dossiers:detail", kwargs={"pk": application.pk}) + "#pieces",
+            },
+        )
+    try:
+        services.attachment_delete(attachment=attachment, by=user)
+    except DossierError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"Pièce « {attachment.original_name} » supprimée.")
+    return redirect(reverse("dossiers:detail", kwargs={"pk": pk}) + "#pieces")

@@ -2,15 +2,63 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import django_filters
+from django import forms
 from django.db.models import Q, QuerySet
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from essms_portal.accounts.models import ARS_ROLES, Role, User
-from grappes.models import CasfCategory, Departement
+from grappes.models import CasfCategory, Departement, Grappe, GrappeMembership, Organisation
 
 from ..models import Application, Call
 from ..workflow import Status
 from .selectors import has_sector, review_queue
+
+
+def _attributes(attrs: dict[str, Any]) -> SafeString:
+    """HTML attributes as Django's ``attrs.html`` writes them (True: bare name, False: left out)."""
+    return format_html_join(
+        "",
+        "{}",
+        (
+            (format_html(" {}", name) if value is True else format_html(' {}="{}"', name, value),)
+            for name, value in attrs.items()
+            if value is not False
+        ),
+    )
+
+
+class QueueSelect(forms.Select):
+    """A select writing the markup of Django's ``select.html`` in Python: the queue's filter form
+    lists every département, instructeur and call, and one template render per option was most
+    of the page's time (issue #13). Same context (``get_context``), same HTML."""
+
+    def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> SafeString:
+        widget = self.get_context(name, value, attrs)["widget"]
+        groups = []
+        for group_name, options, _index in widget["optgroups"]:
+            html = format_html_join(
+                "",
+                '<option value="{}"{}>{}</option>',
+                (
+                    (option["value"], _attributes(option["attrs"]), option["label"])
+                    for option in options
+                ),
+            )
+            groups.append(
+                format_html('<optgroup label="{}">{}</optgroup>', group_name, html)
+                if group_name
+                else html
+            )
+        return format_html(
+            '<select name="{}"{}>{}</select>',
+            widget["name"],
+            _attributes(widget["attrs"]),
+            format_html_join("", "{}", ((group,) for group in groups)),
+        )
 
 
 class ApplicationQueueFilter(django_filters.FilterSet):
@@ -21,19 +69,34 @@ class ApplicationQueueFilter(django_filters.FilterSet):
         method="filter_text",
         help_text="Grappe, porteur, FINESS ou n° de dossier",
     )
-    call = django_filters.ModelChoiceFilter(label="Appel à projets", queryset=Call.objects.none())
-    status = django_filters.ChoiceFilter(label="Statut", choices=Status.choices, empty_label="Tous")
+    call = django_filters.ModelChoiceFilter(
+        label="Appel à projets", queryset=Call.objects.none(), widget=QueueSelect
+    )
+    status = django_filters.ChoiceFilter(
+        label="Statut", choices=Status.choices, empty_label="Tous", widget=QueueSelect
+    )
     departement = django_filters.ModelChoiceFilter(
         label="Département du porteur",
         field_name="grappe__porteur__departement",
         queryset=Departement.objects.none(),
+        widget=QueueSelect,
     )
     sector = django_filters.ModelChoiceFilter(
-        label="Secteur (item L312-1)", queryset=CasfCategory.objects.all(), method="filter_sector"
+        label="Secteur (item L312-1)",
+        queryset=CasfCategory.objects.all(),
+        method="filter_sector",
+        widget=QueueSelect,
     )
-    assignee = django_filters.ModelChoiceFilter(label="Instructeur", queryset=User.objects.none())
-    mine = django_filters.BooleanFilter(
-        label="Assignés à moi", method="filter_mine", widget=django_filters.widgets.BooleanWidget()
+    assignee = django_filters.ModelChoiceFilter(
+        label="Instructeur", queryset=User.objects.none(), widget=QueueSelect
+    )
+    # A plain choice, not django-filter's BooleanWidget: its "Inconnu / Oui / Non" is not
+    # French a reviewer would say; "true"/"false" stay the values so existing links keep working.
+    mine = django_filters.ChoiceFilter(
+        label="Affectés à moi",
+        method="filter_mine",
+        choices=[("true", "Oui"), ("false", "Non")],
+        empty_label="Tous",
     )
     ordering = django_filters.OrderingFilter(
         label="Trier par",
@@ -73,21 +136,49 @@ class ApplicationQueueFilter(django_filters.FilterSet):
 
     def filter_text(self, queryset: QuerySet[Application], name: str, value: str):  # type: ignore[no-untyped-def]
         value = value.strip()
-        condition = (
-            Q(grappe__name__icontains=value)
-            | Q(grappe__porteur__name__icontains=value)
-            | Q(grappe__porteur__finess=value)
-            | Q(grappe__memberships__structure__finess=value)
-        )
-        if value.isdigit():
-            condition |= Q(pk=int(value))
-        return queryset.filter(condition).distinct()
+        return queryset.filter(queue_text_condition(value)) if value else queryset
 
     def filter_sector(self, queryset: QuerySet[Application], name: str, value: CasfCategory):  # type: ignore[no-untyped-def]
         return queryset.filter(has_sector(value.code)) if value else queryset
 
-    def filter_mine(self, queryset: QuerySet[Application], name: str, value: bool | None):  # type: ignore[no-untyped-def]
-        return queryset.filter(assignee=self.user) if value else queryset
+    def filter_mine(self, queryset: QuerySet[Application], name: str, value: str):  # type: ignore[no-untyped-def]
+        if value == "true":
+            return queryset.filter(assignee=self.user)
+        if value == "false":  # somebody else's or nobody's
+            return queryset.exclude(assignee=self.user)
+        return queryset
+
+
+FINESS_LENGTH = 9
+# A dossier number longer than this is no dossier number (and would overflow the key).
+DOSSIER_NUMBER_MAX_DIGITS = 18
+
+
+def queue_text_condition(value: str) -> Q:
+    """Dossiers whose grappe or porteur name contains ``value`` (any case), whose porteur or
+    one ESSMS has ``value`` as FINESS, or whose number is ``value``.
+
+    Each branch is a subquery on one table that an index serves, instead of an OR across
+    joined tables that none can (issue #13): the names through the trigram indexes of
+    migration 0008 (``UPPER(name) gin_trgm_ops``, what ``icontains`` compiles to on
+    PostgreSQL), the FINESS through the unique indexes, the number through the primary key.
+    The exact-number branches are only added when ``value`` has the shape that can match:
+    a stored FINESS always has 9 characters. No branch multiplies rows: no DISTINCT.
+    """
+    condition = Q(grappe_id__in=Grappe.objects.filter(name__icontains=value).values("pk")) | Q(
+        grappe__porteur_id__in=Organisation.objects.filter(name__icontains=value).values("pk")
+    )
+    if len(value) == FINESS_LENGTH:
+        condition |= Q(
+            grappe__porteur_id__in=Organisation.objects.filter(finess=value).values("pk")
+        ) | Q(
+            grappe_id__in=GrappeMembership.objects.filter(structure__finess=value).values(
+                "grappe_id"
+            )
+        )
+    if value.isascii() and value.isdigit() and len(value) <= DOSSIER_NUMBER_MAX_DIGITS:
+        condition |= Q(pk=int(value))
+    return condition
 
 
 def queue_filtered(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+from dataclasses import dataclass
 
 from django import forms
+from django.forms import BoundField
 from django.utils import timezone
 
 from essms_portal.accounts.models import User
@@ -84,6 +86,16 @@ class ComplementForm(VersionedForm):
         return deadline
 
 
+@dataclass(frozen=True)
+class ProposalRow:
+    """A line of the proposal table: what was computed, the proposed amount and reason fields."""
+
+    label: str
+    computed: int
+    amount: BoundField
+    reason: BoundField
+
+
 class ProposalForm(VersionedForm):
     """Proposed amount and reduction reason per quote line, recommendation and motivation."""
 
@@ -103,13 +115,36 @@ class ProposalForm(VersionedForm):
             self.fields[f"amount_{index}"] = euros_form_field(
                 f"{label} — proposé (€)",
                 initial=computed,
-                help_text=f"Montant calculé : {computed} €",
+                help_text=f"Montant calculé : {format_euros(computed)}",
             )
             self.fields[f"reason_{index}"] = forms.CharField(
                 label=f"{label} — motif de la réduction",
                 required=False,
                 max_length=2000,
             )
+
+    def rows(self) -> list[ProposalRow]:
+        """One row per line for the proposal table: computed amount and its two fields."""
+        return [
+            ProposalRow(
+                label=label,
+                computed=computed,
+                amount=self[f"amount_{index}"],
+                reason=self[f"reason_{index}"],
+            )
+            for index, (_key, label, computed) in enumerate(self.lines)
+        ]
+
+    def running_total(self) -> int:
+        """The proposed total as the form stands (submitted values, else initial ones); what is
+        not a whole number counts 0. review.js keeps it current while the amounts are typed."""
+        total = 0
+        for row in self.rows():
+            try:
+                total += max(int(str(row.amount.value())), 0)
+            except (TypeError, ValueError):
+                continue
+        return total
 
     def clean(self) -> dict[str, object]:
         data = super().clean() or {}

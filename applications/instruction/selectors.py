@@ -6,7 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-from django.db.models import Avg, Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    Avg,
+    Count,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import Coalesce
 
 from essms_portal.accounts.models import Role, User
 from funding.rules import QuoteResult
@@ -19,15 +30,29 @@ from ..statuses import FUNDED, Status
 
 
 def review_queue(*, user: User) -> QuerySet[Application]:
-    """The reviewer's queue with what each row shows, in a fixed number of queries."""
+    """The reviewer's queue with what each row shows, in a fixed number of queries.
+
+    The ESSMS count and the average score are correlated subqueries, not joins: a join over
+    the memberships would group every membership in scope before the page is cut (issue #13),
+    whereas a subquery runs for the 25 rows shown only, through the membership's grappe index.
+    Nothing here multiplies rows, so neither the count nor the status counts need DISTINCT.
+    """
     return (
         applications_reviewable_by(user=user)
         .select_related("grappe__porteur__departement", "call__region", "assignee")
-        .annotate(
-            essms_count=Count("grappe__memberships", distinct=True),
-            average_score=_average_score_subquery(),
-        )
+        .annotate(essms_count=_essms_count_subquery(), average_score=_average_score_subquery())
     )
+
+
+def _essms_count_subquery() -> Coalesce:
+    memberships = (
+        GrappeMembership.objects.filter(grappe_id=OuterRef("grappe_id"))
+        .order_by()
+        .values("grappe_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(memberships, output_field=IntegerField()), 0)
 
 
 def _average_score_subquery():  # type: ignore[no-untyped-def]
@@ -41,8 +66,9 @@ def _average_score_subquery():  # type: ignore[no-untyped-def]
 
 
 def queue_status_counts(*, queryset: QuerySet[Application]) -> dict[str, int]:
-    """Number of dossiers per status in (a filtered) queue: one query."""
-    rows = queryset.order_by().values("status").annotate(n=Count("pk", distinct=True))
+    """Number of dossiers per status in (a filtered) queue: one query. Django leaves the row
+    annotations out of the GROUP BY, and no filter multiplies rows, so no DISTINCT."""
+    rows = queryset.order_by().values("status").annotate(n=Count("pk"))
     return {row["status"]: row["n"] for row in rows}
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from essms_portal.accounts.models import User
 from essms_portal.emails import email_queue_template
+from essms_portal.money import format_euros
 from funding.rules import QuoteResult
 from funding.services import quote_for
 
@@ -26,7 +27,7 @@ from ..models import (
     ScoringCriterion,
 )
 from ..notifications import applicant_emails
-from ..workflow import Action, record, transition
+from ..workflow import Action, TransitionResult, record, transition
 
 DEFAULT_GRID: tuple[tuple[str, str, int], ...] = (
     (
@@ -129,6 +130,36 @@ def application_assign(*, application: Application, assignee: User | None, by: U
 
 
 @transaction.atomic
+def application_take(
+    *,
+    application: Application,
+    by: User,
+    comment: str = "",
+    expected_version: int | None = None,
+) -> TransitionResult:
+    """Take the dossier in instruction (``Action.TAKE``) and, when nobody has it yet, give it
+    to the taker: « Prendre en instruction » must not leave the dossier « non affecté ».
+
+    A dossier already assigned keeps its instructeur (the assignment was somebody's choice);
+    a taker who may not instruct it (never the case in the table, kept as a safety) takes it
+    without being assigned. The assignment is logged after the transition, in its transaction."""
+    result = transition(
+        application=application,
+        action=Action.TAKE,
+        by=by,
+        comment=comment,
+        expected_version=expected_version,
+    )
+    taken = result.application
+    if taken.assignee_id is None and permissions.can_instruct(by, taken):
+        application_assign(application=taken, assignee=by, by=by)
+    application.status = taken.status
+    application.version = taken.version
+    application.assignee = taken.assignee
+    return result
+
+
+@transaction.atomic
 def complement_request(
     *,
     application: Application,
@@ -206,8 +237,8 @@ def proposal_save(
         )
     labels = {"accept": "accepter", "reject": "refuser"}
     comment = (
-        f"Montant proposé : {sum(r.proposed for r in rows)} € "
-        f"(calculé : {sum(r.computed for r in rows)} €) — recommandation : "
+        f"Montant proposé : {format_euros(sum(r.proposed for r in rows))} "
+        f"(calculé : {format_euros(sum(r.computed for r in rows))}) — recommandation : "
         f"{labels.get(recommendation, recommendation)}\nMotivation : {motivation}"
     )
     locked = record(

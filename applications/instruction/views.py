@@ -12,12 +12,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from essms_portal.http import request_user as _user
+from funding.rules import QuoteResult
 
 from ..dossiers.services import message_post
 from ..errors import DossierError
 from ..forms import MessageForm
 from ..http import back_office
-from ..models import Application
+from ..models import Application, ProposedAmount
 from ..permissions import (
     can_accept,
     can_decide,
@@ -26,6 +27,7 @@ from ..permissions import (
     can_read_private_notes,
 )
 from ..selectors import application_for_reviewer, calls_visible_to
+from ..statuses import action_event
 from ..workflow import (
     PAST_DRAFT,
     Action,
@@ -82,8 +84,12 @@ def queue(request: HttpRequest) -> HttpResponse:
     """The reviewer's dossiers: filters, counts per status, sorting, pagination."""
     filterset, rows = queue_filtered(user=_user(request), data=request.GET)
     rows = rows.order_by(*(rows.query.order_by or ["-submitted_at", "-pk"]))
-    page = Paginator(rows, 25).get_page(request.GET.get("page"))
     counts = selectors.queue_status_counts(queryset=rows)
+    paginator = Paginator(rows, 25)
+    # The counts per status add up to the total (the queue holds past-draft statuses only):
+    # the paginator takes it from them instead of a COUNT query of its own.
+    paginator.count = sum(counts.values())
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -118,10 +124,21 @@ def _review_context(request: HttpRequest, application: Application, **forms: Any
         action_form.fields.pop("override_reason", None)
     criteria = selectors.call_criteria(call=application.call)
     report = selectors.eligibility_report(application=application)
+    envelope = selectors.call_envelope_use(call=application.call)
+    proposed = list(application.proposed_amounts.all())
     context: dict[str, Any] = {
         "title": f"Dossier n° {application.pk}",
         "application": application,
         "report": report,
+        # One row per ESSMS with the rules it fails: five columns instead of one per rule.
+        "eligibility_rows": [
+            (row, [label for label, ok in row.checks if not ok]) for row in report.rows
+        ],
+        # Every file of the dossier (convention, quotes, share proofs, complements), served by
+        # the dossier's protected download view, which scopes it again.
+        "attachments": application.attachments.select_related("membership__structure").order_by(
+            "kind", "uploaded_at", "pk"
+        ),
         "cross_funding": selectors.structures_funded_elsewhere(application=application),
         "score": selectors.application_score(application=application),
         "reviews": application.reviews.select_related("reviewer").prefetch_related(
@@ -130,13 +147,17 @@ def _review_context(request: HttpRequest, application: Application, **forms: Any
         "notes": application.private_notes.select_related("author")
         if can_read_private_notes(user, application)
         else [],
-        "log": application.log_entries.order_by("id"),
+        # What happened, in the past tense ("Dossier déposé"), not the buttons' verbs.
+        "history": [
+            (entry, action_event(entry.action)) for entry in application.log_entries.order_by("id")
+        ],
         "messages_list": application.messages.select_related("author"),
         "message_form": MessageForm(),
         "complements": application.complement_requests.all(),
-        "proposed": application.proposed_amounts.all(),
+        "proposed": proposed,
         "proposed_total": application_proposed_total(application),
-        "envelope": selectors.call_envelope_use(call=application.call),
+        "proposed_computed_total": sum(p.computed for p in proposed),
+        "envelope": envelope,
         "can_instruct": instruct,
         # Only what the person may really do now (workflow table, scope, four eyes).
         "actions": actions,
@@ -161,17 +182,33 @@ def _review_context(request: HttpRequest, application: Application, **forms: Any
                 "review_form": forms.get("review_form") or ReviewForm(criteria=criteria),
                 "complement_form": forms.get("complement_form") or ComplementForm(initial=version),
                 "proposal_form": forms.get("proposal_form")
-                or ProposalForm(
-                    initial={
-                        **version,
-                        "recommendation": application.recommendation,
-                        "motivation": application.motivation,
-                    },
-                    lines=services.proposal_lines(application=application, quote=report.quote),
-                ),
+                or _proposal_form(application, version, proposed, report.quote),
             }
         )
     return context
+
+
+def _proposal_form(
+    application: Application,
+    version: dict[str, int],
+    proposed: list[ProposedAmount],
+    quote: QuoteResult,
+) -> ProposalForm:
+    """The proposal form, opened on what was proposed last (computed amounts otherwise)."""
+    lines = services.proposal_lines(application=application, quote=quote)
+    saved = {p.line: p for p in proposed}
+    initial: dict[str, Any] = {
+        **version,
+        "recommendation": application.recommendation,
+        "motivation": application.motivation,
+    }
+    for index, (key, _label, computed) in enumerate(lines):
+        line = saved.get(key)
+        # A line whose computed amount changed since is proposed again at its new amount.
+        if line is not None and line.computed == computed:
+            initial[f"amount_{index}"] = line.proposed
+            initial[f"reason_{index}"] = line.reason
+    return ProposalForm(initial=initial, lines=lines)
 
 
 @require_GET
@@ -317,15 +354,24 @@ def act(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if not form.is_valid():
         return _rerender(request, application, action_form=form)
     try:
-        transition(
-            application=application,
-            action=action,
-            by=_user(request),
-            comment=form.cleaned_data["comment"],
-            expected_version=form.cleaned_data["version"],
-            override_reason=form.cleaned_data["override_reason"],
-        )
-    except TransitionError as error:
+        if action == Action.TAKE:
+            # Taking a dossier also gives it to the taker when nobody has it yet.
+            services.application_take(
+                application=application,
+                by=_user(request),
+                comment=form.cleaned_data["comment"],
+                expected_version=form.cleaned_data["version"],
+            )
+        else:
+            transition(
+                application=application,
+                action=action,
+                by=_user(request),
+                comment=form.cleaned_data["comment"],
+                expected_version=form.cleaned_data["version"],
+                override_reason=form.cleaned_data["override_reason"],
+            )
+    except DossierError as error:  # a TransitionError included
         messages.error(request, error.message)
         return _back_to(application)
     messages.success(request, f"Action effectuée : {Action(action).label}.")

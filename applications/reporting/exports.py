@@ -2,15 +2,17 @@
 
 The rows come from the user's scope (``selectors.review_queue`` → ``applications_reviewable_by``)
 narrowed by the queue filters (``ApplicationQueueFilter``), so an export never shows a dossier
-the queue would not. Rows are streamed: CSV through a StreamingHttpResponse, XLSX through
-openpyxl's write-only mode into a temporary file; memory stays flat with the row count.
+the queue would not. Rows are streamed: CSV through a StreamingHttpResponse, XLSX written
+row by row into a zipped temporary file; memory stays flat with the row count.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime
+import re
 import tempfile
+import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from decimal import Decimal
 from itertools import islice
@@ -220,16 +222,160 @@ def csv_stream(rows: Iterable[Row]) -> Iterator[str]:
         yield writer.writerow([_csv_cell(value) for value in row])
 
 
-def xlsx_file(rows: Iterable[Row], *, title: str) -> IO[bytes]:
-    """An XLSX workbook (write-only mode: rows go straight to disk) in a temporary file,
-    rewound; the file disappears when closed."""
-    from openpyxl import Workbook
+# The parts of a one-sheet workbook around its sheet (ECMA-376 SpreadsheetML, the minimal set
+# Excel, LibreOffice and openpyxl open without repair): style 1 is the date format.
+_MAIN_NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
+_XML_HEAD = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_CONTENT_TYPES = (
+    _XML_HEAD + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/styles.xml" ContentType="application/'
+    'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    "</Types>"
+)
+_ROOT_RELS = (
+    _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}">'
+    f'<Relationship Id="rId1" Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/>'
+    "</Relationships>"
+)
+_WORKBOOK_RELS = (
+    _XML_HEAD + f'<Relationships xmlns="{_PKG_REL_NS}">'
+    f'<Relationship Id="rId1" Type="{_REL_NS}/worksheet" Target="worksheets/sheet1.xml"/>'
+    f'<Relationship Id="rId2" Type="{_REL_NS}/styles" Target="styles.xml"/>'
+    "</Relationships>"
+)
+_STYLES = (
+    _XML_HEAD + f'<styleSheet xmlns="{_MAIN_NS}">'
+    '<numFmts count="1"><numFmt numFmtId="164" formatCode="yyyy-mm-dd"/></numFmts>'
+    '<fonts count="1"><font><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="2"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill></fills>'
+    '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="2"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    "</cellXfs>"
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+# Characters XML 1.0 cannot carry: written as Excel's own escape ``_xHHHH_`` (a literal
+# ``_xHHHH_`` in the text is itself escaped, as Excel does, so it reads back unchanged).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+_EXCEL_EPOCH = datetime.date(1899, 12, 30)
+_XML_ROWS_PER_WRITE = 500
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=title[:31])
-    for row in rows:
-        sheet.append([_safe(value) for value in row])
+
+def _excel_escape(match: re.Match[str]) -> str:
+    return f"_x{ord(match.group()):04X}_"
+
+
+def _xml_text(value: str) -> str:
+    """``value`` escaped for an XML text node or attribute (illegal characters apart)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _column_letters(index: int) -> str:
+    """« A » for 0, « AA » for 26."""
+    letters = ""
+    index += 1
+    while index:
+        index, remainder = divmod(index - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def _xml_cell(ref: str, value: Any) -> str:
+    """One ``<c>`` element: inline text, number, boolean or date (an Excel serial, style 1).
+
+    Illegal XML characters are escaped afterwards, on the whole chunk of rows."""
+    kind = type(value)
+    if kind is str:
+        text = _xml_text(_safe(value))
+        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
+    if kind is int:
+        return f'<c r="{ref}"><v>{value}</v></c>'
+    if kind is float or kind is Decimal:
+        # As openpyxl wrote them: a double, 16 significant digits (« 30 » for 30.00).
+        return f'<c r="{ref}"><v>{float(value):.16g}</v></c>'
+    if kind is bool:
+        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, datetime.datetime):
+        delta = value.replace(tzinfo=None) - datetime.datetime(1899, 12, 30)
+        return f'<c r="{ref}" s="1"><v>{delta.days + delta.seconds / 86400!r}</v></c>'
+    if isinstance(value, datetime.date):
+        return f'<c r="{ref}" s="1"><v>{(value - _EXCEL_EPOCH).days}</v></c>'
+    return _xml_cell(ref, str(value))
+
+
+def xlsx_file(rows: Iterable[Row], *, title: str) -> IO[bytes]:
+    """An XLSX workbook of one sheet in a temporary file, rewound; it disappears when closed.
+
+    The sheet's XML is written here, row by row, straight into the zip entry (memory stays flat
+    with the row count): measured on the national seed (30 593 ESSMS rows, 14 columns) openpyxl's
+    write-only mode took 11 s to write it and XlsxWriter's constant-memory mode 5 s — both build
+    and check one object per cell —, this writer well under a second. Cells hold what openpyxl
+    wrote: inline text (neutralised against formulas), numbers for ints and Decimals, booleans,
+    dates as date serials formatted ``yyyy-mm-dd``; empty cells for ``None``.
+    """
     handle = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 - returned open, closed by the response
-    workbook.save(handle)
+    name = _XML_ILLEGAL.sub("", _xml_text(title[:31]).replace('"', "&quot;"))
+    workbook = (
+        _XML_HEAD + f'<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}"><sheets>'
+        f'<sheet name="{name}" sheetId="1" r:id="rId1"/></sheets></workbook>'
+    )
+    letters: list[str] = []
+    # Level 1: the XML is very repetitive, it still shrinks about tenfold, several times faster.
+    with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        archive.writestr("_rels/.rels", _ROOT_RELS)
+        archive.writestr("xl/workbook.xml", workbook)
+        archive.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        archive.writestr("xl/styles.xml", _STYLES)
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(f'{_XML_HEAD}<worksheet xmlns="{_MAIN_NS}"><sheetData>'.encode())
+            number = 0
+            for chunk in _chunks(iter(rows), _XML_ROWS_PER_WRITE):
+                parts = []
+                for row in chunk:
+                    number += 1
+                    while len(letters) < len(row):
+                        letters.append(_column_letters(len(letters)))
+                    parts.append(f'<row r="{number}">')
+                    # Text and integers inline (most cells, and the hot loop); the rest below.
+                    for letter, value in zip(letters, row, strict=False):
+                        kind = type(value)
+                        if kind is str and value:
+                            if value.startswith(FORMULA_PREFIXES):
+                                value = f"'{value}"
+                            text = value.replace("&", "&amp;").replace("<", "&lt;")
+                            parts.append(
+                                f'<c r="{letter}{number}" t="inlineStr"><is><t xml:space='
+                                f'"preserve">{text.replace(">", "&gt;")}</t></is></c>'
+                            )
+                        elif kind is int:
+                            parts.append(f'<c r="{letter}{number}"><v>{value}</v></c>')
+                        elif value is None:
+                            continue
+                        elif value == "":
+                            # An empty text cell, None no cell at all: as openpyxl wrote them
+                            # (a reader that sizes rows by their last cell sees the same rows).
+                            parts.append(f'<c r="{letter}{number}" t="inlineStr"/>')
+                        else:
+                            parts.append(_xml_cell(f"{letter}{number}", value))
+                    parts.append("</row>")
+                text = "".join(parts)
+                # The markup never holds these: one search per chunk instead of one per cell.
+                if _XML_ILLEGAL.search(text):
+                    text = _XML_ILLEGAL.sub(_excel_escape, text)
+                sheet.write(text.encode())
+            sheet.write(b"</sheetData></worksheet>")
     handle.seek(0)
     return handle

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "grappes",
     "funding",
     "applications",
+    "grants",
 ]
 
 MIDDLEWARE = [
@@ -85,7 +86,10 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "dsfr.context_processors.site_config",
             ],
-            "libraries": {"money": "essms_portal.templatetags.money"},
+            "libraries": {
+                "money": "essms_portal.templatetags.money",
+                "navigation": "essms_portal.templatetags.navigation",
+            },
         },
     },
 ]
@@ -273,6 +277,18 @@ CONTENT_SECURITY_POLICY = {
 SECURE_REFERRER_POLICY = "same-origin"
 
 PORTAL_NAME = "ESMS numérique"
+# Legal pages (mentions légales, données personnelles, accessibilité; templates/pages/). The
+# defaults name only what is true of the programme; what depends on the deployment (host,
+# contacts, publication director) stays empty and the pages then say it is to be configured.
+PORTAL_EDITOR = env(
+    "PORTAL_EDITOR", default="Caisse nationale de solidarité pour l'autonomie (CNSA)"
+)
+PORTAL_EDITOR_ADDRESS = env("PORTAL_EDITOR_ADDRESS", default="66 avenue du Maine, 75014 Paris")
+PORTAL_PUBLICATION_DIRECTOR = env("PORTAL_PUBLICATION_DIRECTOR", default="")
+PORTAL_HOSTING = env("PORTAL_HOSTING", default="")
+PORTAL_CONTACT_EMAIL = env("PORTAL_CONTACT_EMAIL", default="")
+PORTAL_DPO_CONTACT = env("PORTAL_DPO_CONTACT", default="")
+PORTAL_ACCESSIBILITY_AUDIT_DATE = env("PORTAL_ACCESSIBILITY_AUDIT_DATE", default="")
 # Absolute address printed on decision letters (verification URL) and in e-mails.
 PORTAL_BASE_URL = env("PORTAL_BASE_URL", default="http://127.0.0.1:8000")
 
@@ -299,6 +315,10 @@ CACHES = {
         }
     )
 }
+# The dashboard's exact "requested" amounts are cached per campaign (applications.reporting.
+# dashboard); every change of a submitted dossier renews them, this bounds how long an edit made
+# elsewhere (campaign parameters in the admin, referential) takes to show, in seconds.
+DASHBOARD_QUOTES_TTL = env.int("DASHBOARD_QUOTES_TTL", default=600)
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "5/5m/ip,5/5m/key",
     "login": "30/m/ip",

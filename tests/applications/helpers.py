@@ -213,10 +213,19 @@ def pdf_text(data: bytes) -> str:
 # Decision exports: shared by the export tests and the Celery worker tests.
 
 
+def issue_and_render(*, application: Application, by: User) -> Decision:
+    """Issue the decision, then render its letter as the worker does after commit (a test in
+    a transaction never commits, so its on-commit task never runs by itself)."""
+    decision = decision_issue(application=application, by=by)
+    rendered = decisions.decision_letter_render(decision_id=decision.pk)
+    assert rendered is not None
+    return rendered
+
+
 def issued(count: int, *, region: str = "11") -> list[Decision]:
     agent = cnsa_agent()
     return [
-        decision_issue(application=decided_dossier(region=region), by=agent) for _ in range(count)
+        issue_and_render(application=decided_dossier(region=region), by=agent) for _ in range(count)
     ]
 
 

@@ -11,6 +11,7 @@ from applications.models import Campaign, HardwareRequest
 from applications.reporting.dashboard import bar_chart, dashboard_build
 from applications.workflow import Status
 from essms_portal.accounts.models import Role
+from funding.services import quote_for
 from grappes.models import GrappeMembership
 from tests.applications.helpers import (
     ars,
@@ -25,28 +26,31 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_storage")]
 
 def test_figures_per_call_requested_proposed_accepted_and_consumption():
     call = roomy_call()
-    # Submitted, no proposal: requested = saved requests (forfaits times share, supports as typed).
+    # Requested = the exact quote of each dossier (after caps and eligibility), as quote_for.
     submitted, _ = submitted_dossier(call=call)
     membership = GrappeMembership.objects.filter(grappe=submitted.grappe).first()
     GrappeMembership.objects.filter(pk=membership.pk).update(
         project_type="upgrade", eligible_share=Decimal("0.5")
     )
-    submitted.requested_steering = Decimal(120_000)  # above the cap: counted as typed
+    submitted.requested_steering = Decimal(120_000)  # above the cap: capped to 100 000
     submitted.save(update_fields=["requested_steering"])
     HardwareRequest.objects.create(
         application=submitted, organisation=submitted.grappe.porteur, amount=Decimal(7_000)
     )
-    saved_request = 14 * 25_000 + 10_000 // 2 + 120_000 + 7_000
+    # The porteur runs 15 ESSMS: no hardware for a large gestionnaire.
+    submitted_quote = 14 * 25_000 + 10_000 // 2 + 100_000
     accepted = decided_dossier(call=call)
     rejected = decided_dossier("reject", call=call)
 
     board = dashboard_build(user=cnsa_agent(), campaign=Campaign.objects.get())
     row = next(r for r in board.rows if r.call == call)
 
-    computed = lambda a: int(sum(p.computed for p in a.proposed_amounts.all()))  # noqa: E731
     proposed = lambda a: int(sum(p.proposed for p in a.proposed_amounts.all()))  # noqa: E731
     assert row.dossiers == 3
-    assert row.requested == saved_request + computed(accepted) + computed(rejected)
+    assert quote_for(application=submitted).total == submitted_quote
+    assert row.requested == sum(
+        quote_for(application=a).total for a in (submitted, accepted, rejected)
+    )
     assert row.accepted == proposed(accepted)
     assert row.proposed == 0
     assert row.consumption == (Decimal(proposed(accepted) * 100) / call.envelope).quantize(

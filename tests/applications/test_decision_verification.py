@@ -13,18 +13,18 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
+from applications.decisions.letters import fingerprint_display
 from applications.decisions.services import (
     VERIFICATION_ALPHABET,
     VERIFICATION_CODE_BITS,
     VERIFICATION_CODE_LENGTH,
-    decision_issue,
     decision_public,
     verification_code_display,
     verification_code_new,
     verification_code_normalise,
 )
 from applications.models import Decision
-from tests.applications.helpers import cnsa_agent, decided_dossier, pdf_text
+from tests.applications.helpers import cnsa_agent, decided_dossier, issue_and_render, pdf_text
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_storage")]
 
@@ -34,8 +34,8 @@ URL = reverse("decisions:verify")
 def _issue_two() -> tuple[Decision, Decision]:
     """An attribution and a refusal (shown as 0 € before the fix) in region 11."""
     agent = cnsa_agent()
-    accepted = decision_issue(application=decided_dossier(), by=agent)
-    rejected = decision_issue(application=decided_dossier("reject"), by=agent)
+    accepted = issue_and_render(application=decided_dossier(), by=agent)
+    rejected = issue_and_render(application=decided_dossier("reject"), by=agent)
     return accepted, rejected
 
 
@@ -46,10 +46,11 @@ def _wrong_code(code: str) -> str:
 
 
 def _leaks(body: str, decisions: tuple[Decision, ...]) -> list[str]:
-    """What of the decisions a page shows that it must not: beneficiary, amount, PDF hash."""
+    """What of the decisions a page shows that it must not: beneficiary, amount, fingerprint."""
     found = []
     for decision in decisions:
-        for secret in (decision.beneficiary, decision.pdf_sha256, decision.verification_code):
+        fingerprint = fingerprint_display(decision.snapshot_sha256)
+        for secret in (decision.beneficiary, fingerprint, decision.verification_code):
             if secret in body:
                 found.append(secret)
         if re.search(r"Montant total|Bénéficiaire|existe", body):
@@ -164,12 +165,12 @@ def test_the_number_and_its_code_show_the_decision_however_the_code_is_typed(cli
         assert response.status_code == 200, typed
         body = response.content.decode()
         assert accepted.beneficiary in body
-        assert accepted.pdf_sha256 in body
+        assert fingerprint_display(accepted.snapshot_sha256) in body
 
     response = client.post(URL, {"numero": rejected.number, "code": rejected.verification_code})
     # The pair found, the PDF missing: the form asks for it, the decision is shown.
     assert response.status_code == 400
-    assert rejected.pdf_sha256 in response.content.decode()
+    assert fingerprint_display(rejected.snapshot_sha256) in response.content.decode()
 
 
 def test_the_letters_direct_link_opens_the_decision(client):

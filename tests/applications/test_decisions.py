@@ -14,7 +14,7 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from applications.decisions.letters import letter_pdf, snapshot_fingerprint
+from applications.decisions.letters import fingerprint_display, letter_pdf, snapshot_fingerprint
 from applications.decisions.services import (
     DecisionError,
     applications_awaiting_decision,
@@ -32,6 +32,7 @@ from tests.applications.helpers import (
     ars,
     cnsa_agent,
     decided_dossier,
+    issue_and_render,
     pdf_text,
     score_and_propose_amounts,
     submitted_dossier,
@@ -145,7 +146,7 @@ def test_a_decision_cannot_be_issued_twice():
 
 def test_rejection_letter_has_the_motivation_and_no_amount():
     application = decided_dossier("reject")
-    decision = decision_issue(application=application, by=cnsa_agent())
+    decision = issue_and_render(application=application, by=cnsa_agent())
     assert decision.outcome == Decision.Outcome.REJECTED
     assert decision.total == 0
     assert decision.snapshot["tranches"] == []
@@ -158,7 +159,7 @@ def test_rejection_letter_has_the_motivation_and_no_amount():
 
 def test_an_issued_decision_is_immutable_and_ignores_later_grappe_edits():
     application = decided_dossier()
-    decision = decision_issue(application=application, by=cnsa_agent())
+    decision = issue_and_render(application=application, by=cnsa_agent())
     snapshot, pdf_hash = decision.snapshot, decision.pdf_sha256
     membership = application.grappe.memberships.select_related("structure").first()
     membership.structure.name = "Nom modifié après la décision"
@@ -198,7 +199,7 @@ def test_editing_a_signatory_changes_later_decisions_only():
 
 def test_the_pdf_shows_number_beneficiary_every_finess_and_the_amounts():
     application = decided_dossier()
-    decision = decision_issue(application=application, by=cnsa_agent())
+    decision = issue_and_render(application=application, by=cnsa_agent())
     with default_storage.open(decision.pdf.name, "rb") as handle:
         data = handle.read()
 
@@ -214,13 +215,13 @@ def test_the_pdf_shows_number_beneficiary_every_finess_and_the_amounts():
         assert euros(tranche["amount"]) in text
     assert "L312-1" in text
     assert "DGCS/DNS/CNSA/2023/13" in text
-    assert decision.snapshot_sha256 in text.replace("\n", "")
+    assert fingerprint_display(decision.snapshot_sha256) in text.replace("\n", " ")
     assert decision.snapshot["verification_url"] in text.replace("\n", "")
     assert re.search(r"Page 1 sur \d", text)
 
 
 def test_rendering_the_same_snapshot_twice_gives_the_same_document():
-    decision = decision_issue(application=decided_dossier(), by=cnsa_agent())
+    decision = issue_and_render(application=decided_dossier(), by=cnsa_agent())
     first, second = letter_pdf(decision.snapshot), letter_pdf(decision.snapshot)
     assert pdf_text(first) == pdf_text(second)
     assert hashlib.sha256(first).hexdigest() == decision.pdf_sha256
@@ -233,7 +234,7 @@ def test_rendering_the_same_snapshot_twice_gives_the_same_document():
 
 def test_the_porteur_and_the_region_download_the_pdf_other_regions_do_not(client):
     application = decided_dossier()
-    decision = decision_issue(application=application, by=cnsa_agent())
+    decision = issue_and_render(application=application, by=cnsa_agent())
     url = reverse("decisions:pdf", kwargs={"number": decision.number})
     porteur = User.objects.get(organisation_memberships__organisation=application.grappe.porteur)
     for user, expected in (
@@ -272,14 +273,15 @@ def test_an_ars_valideur_cannot_issue(client):
 
 
 def test_public_verification_accepts_the_issued_pdf_and_rejects_a_modified_one(client):
-    decision = decision_issue(application=decided_dossier(), by=cnsa_agent())
+    decision = issue_and_render(application=decided_dossier(), by=cnsa_agent())
     with default_storage.open(decision.pdf.name, "rb") as handle:
         data = handle.read()
     url = reverse("decisions:verify")
     pair = {"numero": decision.number, "code": decision.snapshot["verification_code"]}
 
     page = client.get(url, pair).content.decode()
-    assert decision.pdf_sha256 in page
+    assert fingerprint_display(decision.snapshot_sha256) in page
+    assert decision.pdf_sha256 not in page  # one fingerprint shown: the letter's
     assert decision.beneficiary in page
     assert "Nombre d'ESSMS" not in page and decision.snapshot["lines"][0]["finess"] not in page
 
@@ -299,7 +301,7 @@ def test_verification_of_an_unknown_number_says_so_with_a_404(client):
 
 
 def test_verification_refuses_files_over_20_mb(client):
-    decision = decision_issue(application=decided_dossier(), by=cnsa_agent())
+    decision = issue_and_render(application=decided_dossier(), by=cnsa_agent())
     url = reverse("decisions:verify")
     big = SimpleUploadedFile("gros.pdf", b"%PDF" + b"0" * (20 * 1024 * 1024 + 1))
     pair = {"numero": decision.number, "code": decision.verification_code}
@@ -310,7 +312,7 @@ def test_verification_refuses_files_over_20_mb(client):
 
 
 def test_decision_admin_is_read_only(admin_client):
-    decision = decision_issue(application=decided_dossier(), by=cnsa_agent())
+    decision = issue_and_render(application=decided_dossier(), by=cnsa_agent())
     change = reverse("admin:applications_decision_change", args=[decision.pk])
     assert admin_client.get(change).status_code == 200
     assert admin_client.post(change, {"number": "X"}).status_code == 403
@@ -335,7 +337,7 @@ def test_an_export_rewrites_a_stale_entry_left_in_its_work_directory():
     from applications.models import DecisionExport
 
     agent = cnsa_agent()
-    decision = decision_issue(application=decided_dossier(), by=agent)
+    decision = issue_and_render(application=decided_dossier(), by=agent)
     job = DecisionExport.objects.create(requested_by=agent, total=1)
     job.decisions.add(decision)
     workdir = export_workdir(job.pk)

@@ -67,10 +67,11 @@ def test_a_failure_after_numbering_gives_the_number_back(monkeypatch):
     first, second = decided_dossier(call=call), decided_dossier(call=call)
     agent = cnsa_agent()
 
-    def broken(snapshot):
-        raise RuntimeError("moteur PDF indisponible")
+    def broken(*args, **kwargs):
+        raise RuntimeError("panne après la numérotation")
 
-    monkeypatch.setattr(decisions, "letter_pdf", broken)
+    # Called once the counter is incremented, before the insert.
+    monkeypatch.setattr(decisions, "decision_snapshot_numbered", broken)
     with pytest.raises(RuntimeError):
         decision_issue(application=first, by=agent)
     monkeypatch.undo()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import zipfile
+from decimal import Decimal
 
 import pytest
 from django.core.files.storage import default_storage
@@ -19,7 +21,8 @@ from applications.decisions.services import (
     decisions_exportable_by,
     export_workdir,
 )
-from applications.models import Decision, DecisionExport
+from applications.models import Application, Decision, DecisionExport
+from applications.reporting import exports
 from essms_portal.accounts.models import Role
 from grappes.models import Grappe
 from tests.applications.helpers import (
@@ -310,3 +313,53 @@ def test_unknown_export_is_404_and_applicants_are_refused(client):
     client.force_login(UserFactory())
     url = reverse("decisions:data_export", kwargs={"dataset": "dossiers", "fmt": "csv"})
     assert client.get(url).status_code == 403
+
+
+def test_essms_xlsx_holds_the_rows_of_the_export(client):
+    accepted = decided_dossier()
+    client.force_login(UserFactory(role=Role.CNSA_AGENT))
+    response = client.get(
+        reverse("decisions:data_export", kwargs={"dataset": "essms", "fmt": "xlsx"})
+    )
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(drain(response)), read_only=True)
+    rows = list(workbook.active.iter_rows(values_only=True))
+    workbook.close()
+    expected = list(exports.essms_rows(Application.objects.filter(pk=accepted.pk)))
+    assert rows[0] == exports.ESSMS_HEADER
+    lines = [row for row in rows[1:] if row[0] == accepted.pk]
+    assert len(lines) == len(expected) - 1 > 0
+    for got, want in zip(lines, expected[1:], strict=True):
+        # Decimals come back as numbers, like any number a spreadsheet stores.
+        assert got == tuple(float(v) if isinstance(v, Decimal) else v for v in want)
+
+
+def test_xlsx_cells_keep_their_type_and_text_that_xml_cannot_carry():
+    rows = [
+        ("Texte", "Date", "Entier", "Décimal", "Vide", "Rien", "Vrai"),
+        ("a & <b> « c »", datetime.date(2024, 2, 29), 25_000, Decimal("0.50"), "", None, True),
+        ("=SOMME(A1)", datetime.date(1900, 3, 1), -3, Decimal("30.00"), " espace ", None, False),
+        ("fin\x01de\x1fligne", None, 0, Decimal("1E+3"), "x", None, None),
+    ]
+    with exports.xlsx_file(rows, title="essms") as handle:
+        archive = zipfile.ZipFile(handle)
+        sheet = archive.read("xl/worksheets/sheet1.xml").decode()
+        handle.seek(0)
+        workbook = load_workbook(handle, read_only=True)
+        assert workbook.sheetnames == ["essms"]
+        got = list(workbook.active.iter_rows(values_only=True))
+        workbook.close()
+    assert got[0] == rows[0]
+    assert got[1] == (
+        "a & <b> « c »",
+        datetime.datetime(2024, 2, 29),
+        25_000,
+        0.5,
+        None,
+        None,
+        True,
+    )
+    assert got[2] == ("'=SOMME(A1)", datetime.datetime(1900, 3, 1), -3, 30, " espace ", None, False)
+    # Control characters are written as Excel's own escapes, which Excel reads back.
+    assert "fin_x0001_de_x001F_ligne" in sheet
+    assert got[3][2:4] == (0, 1000)

@@ -68,7 +68,11 @@ def test_one_euro_formatter():
 def test_a_previously_issued_snapshot_renders_the_same_wording():
     """The fingerprint covers the snapshot's data, not the words: an old snapshot keeps its
     fingerprint and reads as before with the library's wording."""
-    from applications.decisions.letters import letter_context, snapshot_fingerprint
+    from applications.decisions.letters import (
+        fingerprint_display,
+        letter_context,
+        snapshot_fingerprint,
+    )
 
     snapshot = {
         "issued_on": "2027-01-01",
@@ -80,7 +84,8 @@ def test_a_previously_issued_snapshot_renders_the_same_wording():
     }
     fingerprint = snapshot_fingerprint(snapshot)
     context = letter_context(snapshot)
-    assert context["fingerprint"] == fingerprint == snapshot_fingerprint(snapshot)
+    assert fingerprint == snapshot_fingerprint(snapshot)
+    assert context["fingerprint"] == fingerprint_display(fingerprint)
     assert context["issued_on"] == "1er janvier 2027"
     assert context["total_words"] == "deux cent vingt-cinq mille euros"
     assert context["total_fr"] == f"225{NNBSP}000{NBSP}€"

@@ -359,7 +359,9 @@ def test_redis_down_the_user_succeeds_and_every_email_leaves_once_when_it_is_bac
         f"Décision n° {decision.number} émise et notifiée au porteur.",
     )
     assert "error" not in dict(_messages(response))
-    assert default_storage.exists(decision.pdf.name)
+    # The letter is rendered by a worker after commit: with the broker down it waits, pending,
+    # for the sweep (below).
+    assert decision.letter_status == Decision.LetterStatus.PENDING
     notified = f"Dossier n° {decided.pk} — {Status.NOTIFIED.label}"
     assert [(e.to, e.subject, e.status) for e in _queued_since(first_pk)][1:] == [
         ([decided_porteur.email], notified, STATUS.queued)
@@ -389,11 +391,15 @@ def test_redis_down_the_user_succeeds_and_every_email_leaves_once_when_it_is_bac
             assert not [e for e in emails if e.status == STATUS.failed], emails
             return (
                 job.status == DecisionExport.Status.DONE
+                and Decision.objects.get(pk=decision.pk).letter_status
+                == Decision.LetterStatus.READY
                 and len(emails) == 3
                 and all(e.status == STATUS.sent for e in emails)
             )
 
-        _wait_for(delivered, "les e-mails envoyés et l'export terminé", alive=worker)
+        _wait_for(
+            delivered, "les e-mails envoyés, la lettre produite et l'export terminé", alive=worker
+        )
         # Both sweeps queued a send of the same e-mails (and the export twice); the second
         # copies were published before the first ran. A marker queued now is sent after them
         # (one solo worker, first in first out): once it is out, nothing else is pending.
@@ -420,6 +426,8 @@ def test_redis_down_the_user_succeeds_and_every_email_leaves_once_when_it_is_bac
     assert Log.objects.filter(email__pk__gt=first_pk, status=STATUS.failed).count() == 0
     job.refresh_from_db()
     assert job.done == job.total == 1
+    decision.refresh_from_db()
+    assert default_storage.exists(decision.pdf.name) and decision.pdf_sha256
 
 
 @pytest.mark.celery_worker

@@ -6,9 +6,11 @@ must leave the same rows and report the same counts.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import os
+import re
 from decimal import Decimal
 from io import StringIO
 from pathlib import Path
@@ -24,6 +26,7 @@ from grappes.finess import importer as module
 from grappes.finess.importer import NotAFinessExtract, finess_import
 from grappes.models import Organisation, Structure
 from scripts.generate_finess_extract import generate
+from tests.grappes.finess_poison import poisoned_structure
 from tests.grappes.helpers import (
     EJ1,
     EJ2,
@@ -467,16 +470,13 @@ def test_the_command_reports_the_nul_line_and_imports_the_rest(tmp_path, generat
     assert Structure.objects.count() == 2_499
 
 
-def poison_batch(monkeypatch: pytest.MonkeyPatch, use_copy: bool, batch: int) -> list[int]:
-    """Make the ``batch``-th write of establishments fail in the database itself.
+def poison_batch(monkeypatch: pytest.MonkeyPatch, batch: int) -> list[int]:
+    """Make the ``batch``-th write of establishments of the ORM writer fail in the database.
 
     The batch is written with a NUL byte in one name, as the parser let through before: a real
-    DataError from PostgreSQL (the COPY, or the ORM writer's INSERT), after earlier batches wrote.
+    DataError from the database (the ORM writer's INSERT), after earlier batches wrote.
     """
-    from grappes.finess.postgres import PostgresWriter
-
-    cls: Any = PostgresWriter if use_copy else module.OrmWriter
-    original = cls.write_establishments
+    original = module.OrmWriter.write_establishments
     calls: list[int] = []
 
     def write(self: Any, records: list[module.Establishment], **kwargs: Any) -> None:
@@ -485,8 +485,21 @@ def poison_batch(monkeypatch: pytest.MonkeyPatch, use_copy: bool, batch: int) ->
             records = [*records[:-1], dataclasses.replace(records[-1], name="EHPAD\x00")]
         original(self, records, **kwargs)
 
-    monkeypatch.setattr(cls, "write_establishments", write)
+    monkeypatch.setattr(module.OrmWriter, "write_establishments", write)
     return calls
+
+
+def last_establishment(path: Path) -> str:
+    """FINESS ET of the last ``structureet`` line of ``path`` (the SQL path writes it last)."""
+    line = path.read_bytes().split(b"\n")[establishment_lines(path)[-1] - 1]
+    return line.split(b";")[1].decode()
+
+
+def written_before(error: DataError) -> int:
+    """Structures the transaction held when the poisoned one was refused."""
+    match = re.search(r"poison after (\d+) structures", str(error))
+    assert match, error
+    return int(match.group(1))
 
 
 def test_a_failing_late_batch_leaves_the_database_unchanged(
@@ -499,12 +512,21 @@ def test_a_failing_late_batch_leaves_the_database_unchanged(
         "structures": list(Structure.objects.order_by("pk").values()),
         "organisations": list(Organisation.objects.order_by("pk").values()),
     }
-    calls = poison_batch(monkeypatch, use_copy, batch=2)
+    if use_copy:
+        with (
+            poisoned_structure(last_establishment(generated_extract)),
+            pytest.raises(DataError) as error,
+        ):
+            run(generated_extract, use_copy)
+        # PostgreSQL refused the last structure after writing the 2 499 others (and their
+        # organisations): all of it is rolled back.
+        assert written_before(error.value) == 2 + 2_499
+    else:
+        calls = poison_batch(monkeypatch, batch=2)
+        with pytest.raises(DataError):
+            run(generated_extract, use_copy)
+        assert len(calls) == 2  # the first batch had been written: all of it is rolled back
 
-    with pytest.raises(DataError):
-        run(generated_extract, use_copy)
-
-    assert len(calls) == 2  # the first batch had been written: all of it is rolled back
     assert list(Structure.objects.order_by("pk").values()) == before["structures"]
     assert list(Organisation.objects.order_by("pk").values()) == before["organisations"]
 
@@ -512,10 +534,13 @@ def test_a_failing_late_batch_leaves_the_database_unchanged(
 def test_the_command_reports_a_database_failure_in_one_line_and_writes_nothing(
     monkeypatch, generated_extract
 ):
-    poison_batch(monkeypatch, connection.vendor == "postgresql", batch=2)
-
-    with pytest.raises(CommandError) as error:
-        call_command("import_finess", str(generated_extract), "--quiet", stdout=StringIO())
+    with contextlib.ExitStack() as stack:
+        if connection.vendor == "postgresql":
+            stack.enter_context(poisoned_structure(last_establishment(generated_extract)))
+        else:
+            poison_batch(monkeypatch, batch=2)
+        with pytest.raises(CommandError) as error:
+            call_command("import_finess", str(generated_extract), "--quiet", stdout=StringIO())
 
     assert error.value.returncode == 1
     assert "aucune donnée n'a été enregistrée" in str(error.value)

@@ -6,6 +6,7 @@ so that another connection (the polling admin page) sees what it would see.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,9 +18,11 @@ from django.db import connection, connections
 
 from grappes.finess import importer as module
 from grappes.finess import jobs as finess_jobs
+from grappes.finess import postgres as finess_postgres
 from grappes.finess.jobs import finess_import_job_run
 from grappes.models import FinessImportJob, Organisation, Structure
 from scripts.generate_finess_extract import generate
+from tests.grappes.finess_poison import poisoned_structure
 from tests.grappes.helpers import ET1, ET2, geo_line, structure_line, write_extract
 
 pytestmark = [
@@ -49,6 +52,12 @@ def job_for(path: Path) -> FinessImportJob:
     return job
 
 
+def last_establishment(path: Path) -> str:
+    """FINESS ET of the last ``structureet`` line (the SQL path writes the file's order)."""
+    last = [line for line in path.read_bytes().split(b"\n") if line.startswith(b"structureet;")]
+    return last[-1].split(b";")[1].decode()
+
+
 def extract(tmp_path: Path, lines: int = 600) -> Path:
     path = tmp_path / "generated.csv"
     generate(lines=lines, out=path, encoding="utf-8", seed=7)
@@ -56,9 +65,11 @@ def extract(tmp_path: Path, lines: int = 600) -> Path:
 
 
 def test_progress_is_visible_while_the_import_is_not(tmp_path, monkeypatch, observer):
-    monkeypatch.setattr(module, "BATCH_SIZE", 100)  # about a dozen batches
+    # About a dozen batches (ORM writer) or blocks of lines (SQL path on PostgreSQL).
+    monkeypatch.setattr(module, "BATCH_SIZE", 100)
+    monkeypatch.setattr(finess_postgres, "BLOCK_BYTES", 16 * 1024)
     job = job_for(extract(tmp_path))
-    seen: list[tuple[int, int, int]] = []
+    seen: list[tuple[int, int, int, int]] = []
     real_import = finess_jobs.finess_import
 
     def watched(**kwargs: Any) -> module.ImportReport:
@@ -66,13 +77,13 @@ def test_progress_is_visible_while_the_import_is_not(tmp_path, monkeypatch, obse
 
         def spy(done: int, total: int, report: module.ImportReport) -> None:
             progress(done, total, report)
-            progress_seen, created_seen = read(
+            progress_seen, created_seen, lines_seen = read(
                 observer,
-                "SELECT progress, created FROM grappes_finessimportjob WHERE id = %s",
+                "SELECT progress, created, lines_read FROM grappes_finessimportjob WHERE id = %s",
                 [job.pk],
             )
             (structures,) = read(observer, "SELECT count(*) FROM grappes_structure", [])
-            seen.append((progress_seen, created_seen, structures))
+            seen.append((progress_seen, created_seen, lines_seen, structures))
 
         return real_import(progress=spy, **kwargs)
 
@@ -84,10 +95,17 @@ def test_progress_is_visible_while_the_import_is_not(tmp_path, monkeypatch, obse
     assert (job.progress, job.created) == (100, 600)
     assert len(seen) > 5
     # The page sees the progress and the counts grow, batch after batch…
-    assert [p for p, _, _ in seen] == sorted(p for p, _, _ in seen) and seen[-1][0] == 99
-    assert [created for _, created, _ in seen[:3]] == [100, 200, 300]
+    assert [p for p, *_ in seen] == sorted(p for p, *_ in seen) and seen[-1][0] == 99
+    if connection.vendor == "postgresql":
+        # … the lines read, block after block (the SQL path counts created and updated rows
+        # with its set-wise writes, at the end) …
+        lines = [lines_read for _, _, lines_read, _ in seen]
+        assert lines == sorted(lines) and lines[0] > 0 and len(set(lines)) > 5
+        assert seen[-1][2] == job.lines_read
+    else:
+        assert [created for _, created, _, _ in seen[:3]] == [100, 200, 300]
     # … but not one structure before the end: the import is one transaction.
-    assert {structures for _, _, structures in seen} == {0}
+    assert {structures for *_, structures in seen} == {0}
     assert read(observer, "SELECT count(*) FROM grappes_structure", []) == (600,)
 
 
@@ -101,26 +119,28 @@ def test_a_job_failing_late_changes_nothing(tmp_path, monkeypatch, observer):
         list(Organisation.objects.order_by("pk").values()),
     )
     monkeypatch.setattr(module, "BATCH_SIZE", 100)
-    writer: Any
-    if connection.vendor == "postgresql":
-        from grappes.finess.postgres import PostgresWriter as writer
-    else:
-        writer = module.OrmWriter
-    original = writer.write_establishments
+    path = extract(tmp_path)
     calls: list[int] = []
+    with contextlib.ExitStack() as stack:
+        if connection.vendor == "postgresql":
+            # The SQL path writes set-wise: PostgreSQL refuses the last structure it writes.
+            stack.enter_context(poisoned_structure(last_establishment(path)))
+        else:
+            original = module.OrmWriter.write_establishments
 
-    def write(self: Any, records: list[module.Establishment], **kwargs: Any) -> None:
-        # The third batch reaches the database with a NUL byte, as the parser once let through.
-        calls.append(len(records))
-        if len(calls) == 3:
-            records = [dataclasses.replace(records[0], name="EHPAD\x00"), *records[1:]]
-        original(self, records, **kwargs)
+            def write(self: Any, records: list[module.Establishment], **kwargs: Any) -> None:
+                # The third batch reaches the database with a NUL byte, as the parser once
+                # let through.
+                calls.append(len(records))
+                if len(calls) == 3:
+                    records = [dataclasses.replace(records[0], name="EHPAD\x00"), *records[1:]]
+                original(self, records, **kwargs)
 
-    monkeypatch.setattr(writer, "write_establishments", write)
+            monkeypatch.setattr(module.OrmWriter, "write_establishments", write)
 
-    job = finess_import_job_run(job_id=job_for(extract(tmp_path)).pk)
+        job = finess_import_job_run(job_id=job_for(path).pk)
 
-    assert len(calls) == 3
+    assert len(calls) == (0 if connection.vendor == "postgresql" else 3)
     assert job.status == FinessImportJob.Status.FAILED
     assert "aucune donnée n'a été enregistrée" in job.report
     assert job.finished_at is not None

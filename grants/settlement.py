@@ -1,0 +1,198 @@
+"""Second tranche: the portal's data mapped to the pure rules (``funding.settlement``) and the
+resulting order (second tranche, or *titre de recette*) issued.
+
+What counts as paid is what was **ordered** (first and second tranches, minus recoveries):
+an order is a commitment as soon as it is issued, paid or not yet (product rule: the
+settlement must not order twice what is already on its way to the finance department).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from essms_portal.accounts.models import User
+from funding.settlement import (
+    Exemption,
+    GrantInput,
+    GrantLine,
+    Payments,
+    SettlementPolicy,
+    SettlementRequest,
+    SettlementResult,
+    UsageTarget,
+    compute_settlement,
+)
+from grappes.models import GrappeMembership
+
+from .models import (
+    Convention,
+    FollowUpParameters,
+    IndicatorExemption,
+    Measurement,
+    PaymentOrder,
+    UsageIndicator,
+)
+from .permissions import can_follow_up
+from .services import (
+    GrantError,
+    bank_details_active,
+    grant_log_append,
+    payment_order_issue,
+    require_allowed,
+)
+
+
+def _ordered(convention: Convention) -> Payments:
+    sums = dict(
+        PaymentOrder.objects.filter(convention=convention)
+        .values_list("kind")
+        .annotate(total=Sum("amount"))
+        .values_list("kind", "total")
+    )
+    return Payments(
+        first_tranche=int(sums.get(PaymentOrder.Kind.FIRST, 0)),
+        second_tranche=int(sums.get(PaymentOrder.Kind.SECOND, 0)),
+        recovered=int(sums.get(PaymentOrder.Kind.RECOVERY, 0)),
+    )
+
+
+def settlement_request_for(*, convention: Convention) -> SettlementRequest:
+    """The rules' input for a countersigned convention: its lines as frozen, the targets and
+    exemptions of its campaign, the **validated** measurements taken by the deadline (the latest
+    per ESSMS and indicator), the ESSMS no longer in the grappe, the campaign's policy."""
+    decision = convention.decision
+    campaign = decision.campaign
+    follow_up = FollowUpParameters.objects.get(campaign=campaign)
+    snapshot = convention.snapshot
+    finess_numbers = [line["finess"] for line in snapshot["lines"]]
+    members = dict(
+        GrappeMembership.objects.filter(
+            grappe_id=decision.application.grappe_id, structure__finess__in=finess_numbers
+        ).values_list("structure__finess", "solution__segur_referenced")
+    )
+    lines = tuple(
+        GrantLine(
+            finess=line["finess"],
+            amount=int(line["amount"]),
+            casf_item=line.get("casf_item") or None,
+            segur_referenced=bool(members.get(line["finess"])),
+        )
+        for line in snapshot["lines"]
+        if int(line["amount"]) > 0
+    )
+    indicators = list(
+        UsageIndicator.objects.filter(campaign=campaign).prefetch_related("casf_items")
+    )
+    targets = tuple(
+        UsageTarget(
+            code=i.code,
+            label=i.label,
+            threshold=i.threshold,
+            unit=i.unit,
+            casf_items=frozenset(item.code for item in i.casf_items.all()),
+        )
+        for i in indicators
+    )
+    grouped: dict[tuple[str, bool, str], set[str]] = defaultdict(set)
+    for exemption in IndicatorExemption.objects.filter(indicator__campaign=campaign).values_list(
+        "casf_item_id", "outside_sons_only", "source", "indicator__code"
+    ):
+        item, outside_sons_only, source, code = exemption
+        grouped[(item, outside_sons_only, source)].add(code)
+    exemptions = tuple(
+        Exemption(
+            code=f"EXEMPT_{index}",
+            label=source or f"exemption de l'item {item}",
+            indicators=frozenset(codes),
+            casf_items=frozenset({item}),
+            outside_sons_only=outside_sons_only,
+        )
+        for index, ((item, outside_sons_only, source), codes) in enumerate(sorted(grouped.items()))
+    )
+    funded = {line.finess for line in lines}
+    measurements: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    # Ordered by date: the latest validated value by the deadline wins.
+    for finess, code, value in (
+        Measurement.objects.filter(
+            structure__finess__in=funded,
+            indicator__campaign=campaign,
+            status=Measurement.Status.VALIDATED,
+            measured_on__lte=follow_up.measurement_deadline,
+        )
+        .order_by("measured_on", "id")
+        .values_list("structure__finess", "indicator__code", "value")
+    ):
+        measurements[finess][code] = value
+    return SettlementRequest(
+        grant=GrantInput(total=int(snapshot["total"]), lines=lines),
+        paid=_ordered(convention),
+        targets=targets,
+        exemptions=exemptions,
+        measurements=dict(measurements),
+        departed=frozenset(funded - set(members)),
+        policy=SettlementPolicy(
+            shortfall=follow_up.policy,
+            grappe_threshold_percent=follow_up.grappe_threshold_percent,
+            recover_departed=follow_up.recover_leavers,
+            first_tranche_percent=campaign.first_tranche_percent,
+        ),
+    )
+
+
+def settlement_preview(*, convention: Convention) -> SettlementResult:
+    """What the settlement would give today (read only)."""
+    return compute_settlement(settlement_request_for(convention=convention))
+
+
+def second_tranche_settle(*, convention: Convention, by: User) -> PaymentOrder | None:
+    """At or after the measurement deadline, compute the settlement and issue its order: the
+    second tranche, or a recovery (*titre de recette*); None when nothing is due either way."""
+    application = convention.decision.application
+    require_allowed(can_follow_up(by, application))
+    follow_up = FollowUpParameters.objects.get(campaign_id=convention.decision.campaign_id)
+    if timezone.localdate() < follow_up.measurement_deadline:
+        raise GrantError(
+            "La seconde tranche se calcule à l'échéance des cibles d'usage, le "
+            f"{follow_up.measurement_deadline:%d/%m/%Y}."
+        )
+    with transaction.atomic():
+        locked = Convention.objects.select_for_update().get(pk=convention.pk)
+        if locked.status != Convention.Status.COUNTERSIGNED:
+            raise GrantError("La convention n'est pas encore signée par les deux parties.")
+        if PaymentOrder.objects.filter(convention=locked, kind=PaymentOrder.Kind.SECOND).exists():
+            raise GrantError("La seconde tranche de cette convention est déjà calculée.")
+        result = compute_settlement(settlement_request_for(convention=locked))
+        reasons = [reason.message for reason in result.reasons] + [
+            reason.message for outcome in result.essms for reason in outcome.reasons
+        ]
+        grant_log_append(
+            application=application,
+            event="settlement_computed",
+            by=by,
+            detail=f"Dû {result.due} €, versé {result.paid} € : seconde tranche "
+            f"{result.second_tranche} €, reversement {result.recovery} €.",
+        )
+        if result.second_tranche:
+            return payment_order_issue(
+                convention=locked,
+                kind=PaymentOrder.Kind.SECOND,
+                amount=result.second_tranche,
+                bank=bank_details_active(application),
+                by=by,
+                reasons=reasons,
+            )
+        if result.recovery:
+            return payment_order_issue(
+                convention=locked,
+                kind=PaymentOrder.Kind.RECOVERY,
+                amount=result.recovery,
+                bank=bank_details_active(application),
+                by=by,
+                reasons=reasons,
+            )
+        return None

@@ -1,0 +1,413 @@
+"""Follow-up screens: the back office's queue and grant page, the porteur's follow-up page.
+Thin: each view loads through a scoped selector and calls one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.files.storage import default_storage
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from applications.http import back_office
+from essms_portal.errors import UserError
+from essms_portal.http import applicant_required, request_user
+
+from . import selectors, services
+from .documents import convention_pdf as convention_document
+from .forms import (
+    BankDetailsForm,
+    MeasurementReviewForm,
+    MeasurementsFileForm,
+    PaidForm,
+    SignedConventionForm,
+)
+from .measurements import (
+    ImportRejected,
+    measurement_review,
+    measurements_import,
+)
+from .models import BankDetails, Convention, PaymentOrder
+from .permissions import can_enter_bank_details, can_follow_up, can_sign_convention
+from .settlement import second_tranche_settle, settlement_preview
+
+QUEUE_PAGE_SIZE = 50
+
+
+def _form_error(form: Any, error: UserError) -> None:
+    form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+# --------------------------------------------------------------------------------------------
+# Back office
+# --------------------------------------------------------------------------------------------
+
+
+@require_GET
+@back_office
+def queue(request: HttpRequest) -> HttpResponse:
+    """Granted dossiers of the agent's scope and what each waits for."""
+    rows = selectors.follow_up_queue(user=request_user(request))
+    page = Paginator(rows, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows_shown = [
+        (application, selectors.CONVENTION_STATUS_LABELS.get(application.convention_status, ""))  # type: ignore[attr-defined]
+        for application in page
+    ]
+    return render(
+        request,
+        "grants/queue.html",
+        {
+            "title": "Suivi des financements",
+            "page": page,
+            "rows": rows_shown,
+            "querystring": "",
+        },
+    )
+
+
+def _grant_context(request: HttpRequest, application: Any) -> dict[str, Any]:
+    user = request_user(request)
+    convention = selectors.grant_convention(application=application)
+    preview = None
+    if convention and convention.status == Convention.Status.COUNTERSIGNED:
+        try:
+            preview = settlement_preview(convention=convention)
+        except ValueError:  # the rules refuse inconsistent data: shown as unavailable
+            preview = None
+    return {
+        "application": application,
+        "decision": application.decision,
+        "convention": convention,
+        "schedule": selectors.grant_schedule(application=application),
+        "bank_details": list(
+            BankDetails.objects.filter(application=application).order_by("-entered_at")
+        ),
+        "orders": list(PaymentOrder.objects.filter(application=application).order_by("issued_at")),
+        "measurements": list(selectors.grant_measurements(application=application)[:200]),
+        "log": list(selectors.grant_log(application=application)),
+        "preview": preview,
+        "can_follow_up": can_follow_up(user, application),
+        "review_form": MeasurementReviewForm(),
+        "paid_form": PaidForm(),
+    }
+
+
+@require_GET
+@back_office
+def grant(request: HttpRequest, pk: int) -> HttpResponse:
+    application = selectors.grant_for_follow_up(user=request_user(request), pk=pk)
+    context = _grant_context(request, application)
+    context["title"] = f"Suivi du dossier n° {application.pk}"
+    return render(request, "grants/grant.html", context)
+
+
+def _act(request: HttpRequest, pk: int, action: Any, success: str) -> HttpResponse:
+    """Run one follow-up service for the agent on the dossier; message and back to the page."""
+    user = request_user(request)
+    application = selectors.grant_for_follow_up(user=user, pk=pk)
+    if not can_follow_up(user, application):  # administrators read, never act
+        raise PermissionDenied("Seuls l'ARS de la région (la CNSA pour l'appel national) agissent.")
+    try:
+        action(user, application)
+    except UserError as error:
+        messages.error(request, error.message)
+    else:
+        if success:
+            messages.success(request, success)
+    return redirect("grants:grant", pk=application.pk)
+
+
+@require_POST
+@back_office
+def convention_draft(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda user, application: services.convention_draft(decision=application.decision, by=user),
+        "Convention rédigée : le porteur peut la télécharger, la signer et la déposer.",
+    )
+
+
+def _convention_of(application: Any) -> Convention:
+    convention = selectors.grant_convention(application=application)
+    if convention is None:
+        raise UserError("La convention n'est pas encore rédigée.")
+    return convention
+
+
+@require_POST
+@back_office
+def convention_countersign(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda user, application: services.convention_countersign(
+            convention=_convention_of(application), by=user
+        ),
+        "Convention contresignée : l'ordre de paiement de la première tranche est émis.",
+    )
+
+
+@require_POST
+@back_office
+def bank_validate(request: HttpRequest, pk: int, details_pk: int) -> HttpResponse:
+    accept = request.POST.get("accept") == "1"
+
+    def validate(user: Any, application: Any) -> None:
+        details = get_object_or_404(BankDetails, pk=details_pk, application=application)
+        services.bank_details_validate(details=details, by=user, accept=accept)
+
+    return _act(
+        request,
+        pk,
+        validate,
+        "Coordonnées bancaires validées." if accept else "Modification refusée.",
+    )
+
+
+@require_POST
+@back_office
+def measurement_check(request: HttpRequest, pk: int, measurement_pk: int) -> HttpResponse:
+    form = MeasurementReviewForm(request.POST)
+
+    def check(user: Any, application: Any) -> None:
+        measurement = get_object_or_404(
+            selectors.grant_measurements(application=application), pk=measurement_pk
+        )
+        if not form.is_valid():
+            raise UserError("Choisissez « Valider » ou « Rejeter ».")
+        measurement_review(
+            measurement=measurement,
+            by=user,
+            validated=form.cleaned_data["decision"] == "validate",
+            comment=form.cleaned_data["comment"],
+        )
+
+    return _act(request, pk, check, "Mesure vérifiée.")
+
+
+@require_POST
+@back_office
+def order_paid(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
+    form = PaidForm(request.POST)
+
+    def mark(user: Any, application: Any) -> None:
+        order = get_object_or_404(PaymentOrder, pk=order_pk, application=application)
+        if not form.is_valid():
+            raise UserError("Indiquez la date du paiement (JJ/MM/AAAA).")
+        services.payment_order_mark_paid(order=order, by=user, paid_on=form.cleaned_data["paid_on"])
+
+    return _act(request, pk, mark, "Paiement enregistré.")
+
+
+@require_POST
+@back_office
+def settle(request: HttpRequest, pk: int) -> HttpResponse:
+    outcome: list[PaymentOrder | None] = []
+
+    def compute(user: Any, application: Any) -> None:
+        outcome.append(second_tranche_settle(convention=_convention_of(application), by=user))
+
+    response = _act(request, pk, compute, "")
+    if outcome:
+        order = outcome[0]
+        messages.success(
+            request,
+            f"Seconde tranche calculée : {order.get_kind_display().lower()} n° {order.number} émis."
+            if order
+            else "Seconde tranche calculée : rien à verser ni à reverser.",
+        )
+    return response
+
+
+@require_POST
+@back_office
+def orders_export(request: HttpRequest) -> HttpResponseBase:
+    """Every order of the agent's scope not yet transmitted, as the finance department's CSV;
+    they are marked transmitted. Nothing to export: back to the queue with a message."""
+    user = request_user(request)
+    orders = [
+        order
+        for order in PaymentOrder.objects.filter(
+            application__in=selectors.grants_followed_by(user=user),
+            status=PaymentOrder.Status.ISSUED,
+        )
+        .select_related("application__call")
+        .order_by("number")
+        if can_follow_up(user, order.application)
+    ]
+    if not orders:
+        messages.info(request, "Aucun ordre de paiement à transmettre.")
+        return redirect("grants:queue")
+    data = services.payment_orders_export(orders=orders, by=user)
+    response = HttpResponse(data, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="ordres-de-paiement.csv"'
+    return response
+
+
+@require_http_methods(["GET", "POST"])
+@back_office
+def measurements_upload(request: HttpRequest) -> HttpResponse:
+    """Upload a DUI editor's measurements file: all or nothing, rejected lines listed."""
+    user = request_user(request)
+    form = MeasurementsFileForm(request.POST or None, request.FILES or None)
+    rejections: list[Any] = []
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            summary = measurements_import(
+                data=upload.read(), filename=upload.name or "mesures.csv", by=user
+            )
+        except ImportRejected as error:
+            form.add_error("file", error.message)
+            rejections = error.rejections
+        except UserError as error:
+            form.add_error("file", error.message)
+        else:
+            messages.success(
+                request,
+                f"{summary.rows} mesure(s) lue(s) : {summary.created} nouvelle(s), "
+                f"{summary.updated} mise(s) à jour, {summary.unchanged} inchangée(s).",
+            )
+            return redirect("grants:queue")
+    return render(
+        request,
+        "grants/measurements_upload.html",
+        {"title": "Importer des mesures d'usage", "form": form, "rejections": rejections},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Porteur
+# --------------------------------------------------------------------------------------------
+
+
+@require_GET
+@applicant_required
+def espace_grant(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    application = selectors.grant_for_applicant(user=user, pk=pk)
+    convention = selectors.grant_convention(application=application)
+    return render(
+        request,
+        "grants/espace_grant.html",
+        {
+            "title": f"Suivi du financement — dossier n° {application.pk}",
+            "application": application,
+            "convention": convention,
+            "schedule": selectors.grant_schedule(application=application),
+            "orders": list(
+                PaymentOrder.objects.filter(application=application).order_by("issued_at")
+            ),
+            "bank": BankDetails.objects.filter(
+                application=application,
+                status__in=[BankDetails.Status.ACTIVE, BankDetails.Status.PENDING],
+            ).order_by("status"),
+            "measurements": list(selectors.grant_measurements(application=application)[:200]),
+            "can_sign": convention is not None
+            and convention.status != Convention.Status.COUNTERSIGNED
+            and can_sign_convention(user, application),
+            "can_enter_bank": can_enter_bank_details(user, application),
+            "sign_form": SignedConventionForm(),
+            "bank_form": BankDetailsForm(),
+        },
+    )
+
+
+@require_POST
+@applicant_required
+def espace_sign(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    application = selectors.grant_for_applicant(user=user, pk=pk)
+    form = SignedConventionForm(request.POST, request.FILES)
+    try:
+        if not form.is_valid():
+            raise UserError("Joignez la convention signée.")
+        services.convention_sign(
+            convention=_convention_of(application),
+            by=user,
+            signed_copy=form.cleaned_data["signed_copy"],
+        )
+    except UserError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Convention signée déposée : l'ARS va la contresigner.")
+    return redirect("grants:espace_grant", pk=application.pk)
+
+
+@require_POST
+@applicant_required
+def espace_bank(request: HttpRequest, pk: int) -> HttpResponse:
+    user = request_user(request)
+    application = selectors.grant_for_applicant(user=user, pk=pk)
+    if not can_enter_bank_details(user, application):
+        raise PermissionDenied("Seul le porteur saisit les coordonnées bancaires.")
+    form = BankDetailsForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            details = services.bank_details_submit(
+                application=application, by=user, **form.cleaned_data
+            )
+        except UserError as error:
+            _form_error(form, error)
+        else:
+            messages.success(
+                request,
+                "Coordonnées bancaires enregistrées."
+                if details.status == BankDetails.Status.ACTIVE
+                else "Modification enregistrée : elle s'appliquera après validation par l'ARS.",
+            )
+            return redirect("grants:espace_grant", pk=application.pk)
+    return render(
+        request,
+        "grants/bank_form.html",
+        {"title": "Coordonnées bancaires", "application": application, "form": form},
+        status=400,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Documents (both sides, scoped)
+# --------------------------------------------------------------------------------------------
+
+
+def _readable_grant(request: HttpRequest, pk: int) -> Any:
+    user = request_user(request)
+    if user.role == "gestionnaire":
+        return selectors.grant_for_applicant(user=user, pk=pk)
+    return selectors.grant_for_follow_up(user=user, pk=pk)
+
+
+@require_GET
+def signed_copy(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The convention as deposited signed by the porteur (its applicants and its follow-up)."""
+    application = _readable_grant(request, pk)
+    convention = selectors.grant_convention(application=application)
+    if convention is None or not convention.signed_copy:
+        raise Http404("Document introuvable.")
+    return FileResponse(
+        default_storage.open(convention.signed_copy.name, "rb"),
+        as_attachment=True,
+        filename=f"convention-{convention.number}-signee.pdf",
+        content_type="application/pdf",
+    )
+
+
+@require_GET
+def convention_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    """The convention to sign, rendered from its frozen snapshot on demand (not stored: the same
+    snapshot gives the same bytes); its applicants and its follow-up scope read it."""
+    application = _readable_grant(request, pk)
+    convention = selectors.grant_convention(application=application)
+    if convention is None:
+        raise Http404("Document introuvable.")
+    data = convention_document(convention.snapshot)
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="convention-{convention.number}.pdf"'
+    return response

@@ -1,0 +1,110 @@
+"""Second tranche (issue #15 §6): the portal's data mapped to the pure settlement, and the order
+it issues — full, pro rata, or a recovery when an ESSMS left and targets are missed."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from grants.models import FollowUpParameters, Measurement, PaymentOrder, UsageIndicator
+from grants.services import GrantError, convention_countersign
+from grants.settlement import second_tranche_settle, settlement_preview
+from tests.dbstate import assert_unchanged, db_state
+from tests.grants.test_conventions import Grant
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def countersigned(private_storage: Any) -> tuple[Grant, Any]:
+    grant = Grant()
+    convention = grant.signed()
+    convention_countersign(convention=convention, by=grant.valideur)
+    convention.refresh_from_db()
+    return grant, convention
+
+
+def measure(grant: Grant, *, meeting: int) -> None:
+    """Validated measurements: the first ``meeting`` ESSMS reach every target, the others
+    reach none."""
+    memberships = list(grant.application.grappe.memberships.order_by("id"))
+    indicators = UsageIndicator.objects.filter(campaign=grant.application.call.campaign)
+    for index, membership in enumerate(memberships):
+        for indicator in indicators:
+            value = indicator.threshold if index < meeting else indicator.threshold - 1
+            Measurement.objects.create(
+                structure=membership.structure,
+                indicator=indicator,
+                value=max(value, Decimal(0)),
+                measured_on=datetime.date(2024, 6, 30),
+                source=Measurement.Source.IMPORTED,
+                status=Measurement.Status.VALIDATED,
+            )
+
+
+def test_targets_met_pay_the_rest(countersigned: tuple[Grant, Any]) -> None:
+    grant, convention = countersigned
+    measure(grant, meeting=15)
+    total = int(convention.snapshot["total"])
+    order = second_tranche_settle(convention=convention, by=grant.valideur)
+    assert order is not None
+    assert (order.kind, order.number) == ("second", "OP-2023-11-0002")
+    assert int(order.amount) == total - total // 2
+    assert order.reasons and "cibles" in order.reasons[0]
+    # Nothing is ever ordered twice.
+    before = db_state()
+    with pytest.raises(GrantError, match="déjà calculée"):
+        second_tranche_settle(convention=convention, by=grant.valideur)
+    assert_unchanged(before)
+
+
+def test_pro_rata_of_the_essms_meeting_their_targets(countersigned: tuple[Grant, Any]) -> None:
+    grant, convention = countersigned
+    measure(grant, meeting=10)
+    total = int(convention.snapshot["total"])
+    preview = settlement_preview(convention=convention)
+    assert (preview.funded_count, preview.met_count, preview.targets_met) == (15, 10, False)
+    order = second_tranche_settle(convention=convention, by=grant.valideur)
+    assert order is not None and order.kind == "second"
+    assert int(order.amount) == (total - total // 2) * 10 // 15
+    missed = [r for r in order.reasons if "non atteint" in r or "pas atteint" in r]
+    assert missed, order.reasons
+
+
+def test_departed_essms_and_nothing_met_gives_a_recovery(
+    countersigned: tuple[Grant, Any],
+) -> None:
+    grant, convention = countersigned
+    FollowUpParameters.objects.filter(campaign=grant.application.call.campaign).update(
+        policy="all_or_nothing"
+    )
+    measure(grant, meeting=0)
+    departed = grant.application.grappe.memberships.order_by("id").first()
+    line = next(
+        line for line in convention.snapshot["lines"] if line["finess"] == departed.structure.finess
+    )
+    departed.delete()
+    total = int(convention.snapshot["total"])
+    order = second_tranche_settle(convention=convention, by=grant.valideur)
+    assert order is not None
+    assert (order.kind, order.number) == ("recovery", "TR-2023-11-0001")
+    due_first = (total - int(line["amount"])) * 50 // 100
+    assert int(order.amount) == total // 2 - due_first
+    assert PaymentOrder.objects.filter(kind="second").count() == 0
+
+
+def test_refused_before_the_deadline(countersigned: tuple[Grant, Any]) -> None:
+    grant, convention = countersigned
+    FollowUpParameters.objects.filter(campaign=grant.application.call.campaign).update(
+        measurement_deadline=timezone.localdate() + datetime.timedelta(days=30)
+    )
+    before = db_state()
+    with pytest.raises(GrantError, match="échéance"):
+        second_tranche_settle(convention=convention, by=grant.valideur)
+    with pytest.raises(GrantError):
+        second_tranche_settle(convention=convention, by=grant.other_region)
+    assert_unchanged(before)
