@@ -11,6 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -21,6 +22,30 @@ from grappes.models import CasfCategory, Structure
 
 #: Largest measured value a column holds (a count of documents, messages or users).
 MAX_MEASURE = Decimal("999999999999.99")
+
+
+def reminder_days(value: str) -> list[int]:
+    """The reminder offsets of a comma-separated list ("30,7" → [30, 7]), largest first.
+
+    Raises ValueError on anything but whole numbers of days from 1 to 365."""
+    days = []
+    for part in (value or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= 365:
+            raise ValueError(part)
+        days.append(int(part))
+    return sorted(set(days), reverse=True)
+
+
+def validate_reminder_days(value: str) -> None:
+    try:
+        reminder_days(value)
+    except ValueError as error:
+        raise ValidationError(
+            "« %(part)s » n'est pas un nombre de jours entre 1 et 365.", params={"part": str(error)}
+        ) from None
 
 
 class FollowUpParameters(models.Model):
@@ -59,6 +84,28 @@ class FollowUpParameters(models.Model):
         default=True,
         help_text="Règle produit : titre de recette de la part de première tranche d'un ESSMS "
         "sorti du projet après la décision.",
+    )
+
+    convention_deadline = models.DateField(
+        "date limite de signature de la convention",
+        null=True,
+        blank=True,
+        help_text="Vide : pas d'échéance ni de relance pour la signature du porteur.",
+    )
+    national_active_dui_target = models.PositiveIntegerField(
+        "cible nationale de DUI actifs",
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(10_000_000)],
+        help_text="Nombre de DUI actifs visé par la campagne (tableau de bord) ; vide : aucune.",
+    )
+    reminder_days_before = models.CharField(
+        "relances (jours avant l'échéance)",
+        max_length=40,
+        default="30,7",
+        validators=[validate_reminder_days],
+        help_text="Jours avant chaque échéance où le porteur est relancé par courriel, séparés "
+        "par des virgules (ex. « 30,7 ») ; vide : aucune relance.",
     )
 
     class Meta:
@@ -479,3 +526,33 @@ class GrantLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.application_id} {self.event} ({self.created_at:%d/%m/%Y %H:%M})"
+
+
+class FollowUpReminder(models.Model):
+    """One reminder e-mail sent for one deadline of one grant, so that the daily task never
+    sends the same reminder twice (unique on grant, deadline kind, date and offset)."""
+
+    class Kind(models.TextChoices):
+        CONVENTION = "convention", "Signature de la convention"
+        MEASUREMENT = "measurement", "Mesures des cibles d'usage"
+
+    application = models.ForeignKey(
+        "applications.Application", on_delete=models.CASCADE, related_name="follow_up_reminders"
+    )
+    kind = models.CharField("échéance", max_length=12, choices=Kind.choices)
+    deadline = models.DateField("date de l'échéance")
+    days_before = models.PositiveSmallIntegerField("jours avant l'échéance")
+    sent_at = models.DateTimeField("envoyée le")
+
+    class Meta:
+        verbose_name = "relance du suivi"
+        verbose_name_plural = "relances du suivi"
+        constraints = [
+            models.UniqueConstraint(
+                fields=("application", "kind", "deadline", "days_before"),
+                name="follow_up_reminder_once",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} J-{self.days_before} ({self.application_id})"
