@@ -346,6 +346,7 @@ class Convention(models.Model):
         DRAFTED = "drafted", "À signer par le porteur"
         SIGNED = "signed", "Signée par le porteur, à contresigner"
         COUNTERSIGNED = "countersigned", "Signée par les deux parties"
+        CLOSED = "closed", "Soldée"
 
     decision = models.OneToOneField(
         "applications.Decision",
@@ -446,6 +447,29 @@ class BankDetails(models.Model):
         return f"{self.holder} — {self.iban[:4]}…{self.iban[-4:]}"
 
 
+class PaymentBatch(models.Model):
+    """Payment orders transmitted together to the finance department: numbered, downloadable
+    again in each format (CSV, XLSX, PDF summary) with the same content."""
+
+    number = models.CharField("numéro", max_length=24, unique=True)
+    campaign = models.ForeignKey(Campaign, on_delete=models.PROTECT, related_name="+")
+    region_key = models.CharField("code région", max_length=2)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField("transmis le")
+    total = euros_field("total (€)")
+    order_count = models.PositiveIntegerField("nombre d'ordres")
+
+    class Meta:
+        verbose_name = "bordereau d'ordres"
+        verbose_name_plural = "bordereaux d'ordres"
+        ordering = ("-created_at",)
+
+    def __str__(self) -> str:
+        return f"Bordereau {self.number}"
+
+
 class PaymentOrder(models.Model):
     """A numbered, immutable order to pay (first or second tranche) or to recover (titre de
     recette). Only its export and payment marks change afterwards."""
@@ -484,6 +508,14 @@ class PaymentOrder(models.Model):
     )
     issued_at = models.DateTimeField("émis le")
     exported_at = models.DateTimeField("transmis le", null=True, blank=True)
+    batch = models.ForeignKey(
+        PaymentBatch,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="orders",
+        verbose_name="bordereau",
+    )
     paid_on = models.DateField("payé le", null=True, blank=True)
 
     class Meta:

@@ -292,12 +292,13 @@ def main(argv: list[str] | None = None) -> int:
     copy_url = copy_database(url, f"{database_name(url)[:40]}_load_{os.getpid()}")
     gunicorn: subprocess.Popen[bytes] | None = None
     try:
-        subprocess.run(
-            [sys.executable, str(ROOT / "manage.py"), "migrate", "--noinput", "-v0"],
-            env=child_env(copy_url),
-            cwd=ROOT,
-            check=True,
-        )
+        for command in (["migrate", "--noinput", "-v0"], ["createcachetable"]):
+            subprocess.run(
+                [sys.executable, str(ROOT / "manage.py"), *command],
+                env=child_env(copy_url),
+                cwd=ROOT,
+                check=True,
+            )
         os.environ["DATABASE_URL"] = copy_url
         os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
         import django
