@@ -51,12 +51,12 @@ bench-import: $(STAMP)
 ## default postgres://postgres@127.0.0.1:5432/bench_national), BENCH_REPEAT pairs (7),
 ## BENCH_IMPORT_LINES (100000), BENCH_NOTE (a caveat for the page); prints one `bench` line per
 ## measure and writes docs/performance.md (issue #13)
-bench: $(STAMP)
+bench: system-deps-demo $(STAMP)
 	$(PY) scripts/bench.py
 
 ## bench-load: locust against gunicorn (3 workers, 127.0.0.1), BENCH_LOAD_USERS (30) for
 ## BENCH_LOAD_DURATION seconds (60), mixed pages against /healthz/
-bench-load: $(STAMP)
+bench-load: system-deps-demo $(STAMP)
 	$(PY) scripts/bench_load.py
 
 clean:

@@ -265,7 +265,9 @@ def seed(url: str) -> float:
         connection.execute("ANALYZE")
         seconds = time.perf_counter() - started
         # Kept with the dataset, so that a later run reports how long its loading took.
-        connection.execute("CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value text)")
+        connection.execute(
+            "CREATE TABLE IF NOT EXISTS bench_meta (key text PRIMARY KEY, value text)"
+        )
         connection.execute(
             "INSERT INTO bench_meta VALUES ('seeded', %s) ON CONFLICT (key) DO UPDATE SET value = "
             "EXCLUDED.value",

@@ -7,8 +7,8 @@ from typing import Any
 import django_filters
 from django import forms
 from django.db.models import Q, QuerySet
-from django.utils.html import format_html, format_html_join
-from django.utils.safestring import SafeString
+from django.utils.html import conditional_escape, escape, format_html, format_html_join
+from django.utils.safestring import SafeString, mark_safe
 
 from essms_portal.accounts.models import ARS_ROLES, Role, User
 from grappes.models import CasfCategory, Departement, Grappe, GrappeMembership, Organisation
@@ -34,30 +34,39 @@ def _attributes(attrs: dict[str, Any]) -> SafeString:
 class QueueSelect(forms.Select):
     """A select writing the markup of Django's ``select.html`` in Python: the queue's filter form
     lists every département, instructeur and call, and one template render per option was most
-    of the page's time (issue #13). Same context (``get_context``), same HTML."""
+    of the page's time (issue #13). Django's ``optgroups``/``create_option`` dictionaries and one
+    ``format_html`` per option were still half of the queue page: the options are written here
+    straight from ``choices``, with Django's rules (only the first matching option is selected,
+    labels escaped unless already safe). Same HTML (tests/applications/test_queue_queries.py)."""
 
     def render(self, name: str, value: Any, attrs: Any = None, renderer: Any = None) -> SafeString:
-        widget = self.get_context(name, value, attrs)["widget"]
-        groups = []
-        for group_name, options, _index in widget["optgroups"]:
-            html = format_html_join(
-                "",
-                '<option value="{}"{}>{}</option>',
-                (
-                    (option["value"], _attributes(option["attrs"]), option["label"])
-                    for option in options
-                ),
-            )
-            groups.append(
-                format_html('<optgroup label="{}">{}</optgroup>', group_name, html)
-                if group_name
-                else html
-            )
+        selected_values = set(self.format_value(value))
+        has_selected = False
+        parts: list[str] = []
+        for option_value, option_label in self.choices:
+            if isinstance(option_label, (list, tuple)):
+                group: Any = option_value
+                options = option_label
+            else:
+                group, options = None, [(option_value, option_label)]
+            if group:
+                parts.append(f'<optgroup label="{conditional_escape(group)}">')
+            for subvalue, sublabel in options:
+                subvalue = "" if subvalue is None else str(subvalue)
+                selected = not has_selected and subvalue in selected_values
+                has_selected |= selected
+                parts.append(
+                    f'<option value="{escape(subvalue)}"{" selected" if selected else ""}>'
+                    f"{conditional_escape(sublabel)}</option>"
+                )
+            if group:
+                parts.append("</optgroup>")
+        final_attrs = self.build_attrs(self.attrs, attrs)
         return format_html(
             '<select name="{}"{}>{}</select>',
-            widget["name"],
-            _attributes(widget["attrs"]),
-            format_html_join("", "{}", ((group,) for group in groups)),
+            name,
+            _attributes(final_attrs),
+            mark_safe("".join(parts)),  # noqa: S308 - each value and label escaped above
         )
 
 

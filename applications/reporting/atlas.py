@@ -35,12 +35,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Case, CharField, Count, F, OuterRef, QuerySet, Subquery, Sum, When
 from django.db.models.functions import Substr
 from django.http import Http404
 from PIL import Image, ImageDraw, ImageFont
 
 from essms_portal.accounts.models import ARS_ROLES, User
+from essms_portal.quotes_version import quotes_version
 from funding.money import group_thousands
 from grappes.models import CasfCategory, Departement, Organisation, Structure
 
@@ -341,13 +344,73 @@ def atlas_figures(
     sector: CasfCategory | None = None,
     calls: Sequence[Call] | None = None,
 ) -> Atlas:
-    """The atlas's figures per département, in four GROUP BY queries (plus the lists).
+    """The atlas's figures per département: three GROUP BY queries cached under the quotes'
+    version (``_departement_aggregates``), the lists read each time.
 
     ``calls`` are the user's calls of the campaign when the caller already has them."""
+    # Before the data is read (see ``quotes_version``): the aggregates are cached under it.
+    version = quotes_version()
     if calls is None:
         calls = list(dashboard_calls(user=user, campaign=campaign)) if campaign else []
     sectors = tuple(CasfCategory.objects.order_by("number"))
     selected = [call] if call else list(calls)
+    key = ":".join(
+        (
+            "atlas",
+            version,
+            str(campaign.pk if campaign else ""),
+            sector.code if sector else "",
+            ",".join(str(c.pk) for c in sorted(selected, key=lambda c: c.pk)),
+        )
+    )
+    cached = cache.get(key)
+    if cached is None:
+        cached = _departement_aggregates(selected=selected, sector=sector)
+        cache.set(key, cached, timeout=settings.DASHBOARD_QUOTES_TTL)
+    eligible, funded_counts, amounts = cached
+
+    scope: set[str] | None = None
+    if user.role in ARS_ROLES:
+        scope = set(
+            Departement.objects.filter(region_id=user.region_id).values_list("code", flat=True)
+        )
+    rows = tuple(
+        DepartementFigures(
+            code=code,
+            name=name,
+            funded_essms=funded_counts.get(code, 0),
+            amount=amounts.get(code, 0),
+            eligible_essms=eligible.get(code, 0),
+        )
+        for code, name in Departement.objects.values_list("code", "name").order_by("code")
+        if scope is None or code in scope
+    )
+    shown = {r.code for r in rows}
+    rest = DepartementFigures(
+        code="",
+        name="Autres départements ou département inconnu",
+        funded_essms=sum(n for c, n in funded_counts.items() if c not in shown),
+        amount=sum(n for c, n in amounts.items() if c not in shown),
+        eligible_essms=0,
+    )
+    return Atlas(
+        campaign=campaign,
+        calls=tuple(calls),
+        sectors=sectors,
+        call=call,
+        sector=sector,
+        rows=rows,
+        elsewhere=rest if rest.funded_essms or rest.amount else None,
+    )
+
+
+def _departement_aggregates(
+    *, selected: Sequence[Call], sector: CasfCategory | None
+) -> tuple[dict[str | None, int], dict[str | None, int], dict[str | None, int]]:
+    """Eligible ESSMS, funded ESSMS and funded amounts per département of the ``selected``
+    calls' funded dossiers: three GROUP BY queries, most of the dashboard's database time on
+    the national dataset (issue #13), hence cached by ``atlas_figures``. They change with a
+    dossier's status (a transition) or the FINESS extract (an import): both bump the version."""
     funded = Application.objects.filter(call__in=selected, status__in=FUNDED)
     lines = ProposedAmount.objects.filter(application__in=funded)
     structure_lines = lines.filter(line__startswith="structure:", proposed__gt=0)
@@ -395,40 +458,7 @@ def atlas_figures(
             )
         )
     amounts = _by_departement(amount_lines, Sum("proposed"))
-
-    scope: set[str] | None = None
-    if user.role in ARS_ROLES:
-        scope = set(
-            Departement.objects.filter(region_id=user.region_id).values_list("code", flat=True)
-        )
-    rows = tuple(
-        DepartementFigures(
-            code=code,
-            name=name,
-            funded_essms=funded_counts.get(code, 0),
-            amount=amounts.get(code, 0),
-            eligible_essms=eligible.get(code, 0),
-        )
-        for code, name in Departement.objects.values_list("code", "name").order_by("code")
-        if scope is None or code in scope
-    )
-    shown = {r.code for r in rows}
-    rest = DepartementFigures(
-        code="",
-        name="Autres départements ou département inconnu",
-        funded_essms=sum(n for c, n in funded_counts.items() if c not in shown),
-        amount=sum(n for c, n in amounts.items() if c not in shown),
-        eligible_essms=0,
-    )
-    return Atlas(
-        campaign=campaign,
-        calls=tuple(calls),
-        sectors=sectors,
-        call=call,
-        sector=sector,
-        rows=rows,
-        elsewhere=rest if rest.funded_essms or rest.amount else None,
-    )
+    return eligible, funded_counts, amounts
 
 
 # --------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from django.db.models import Field, Model
 from django.utils import timezone
 
 from essms_portal.identifiers import finess_error, is_valid_siren, is_valid_siret
+from essms_portal.quotes_version import quotes_changed
 
 from ..models import Departement, FinessCategory, Organisation, Structure
 from ..referential_data import normalise_department
@@ -962,6 +963,10 @@ def _import_stream(
                 )
             if dry_run:
                 transaction.set_rollback(True)
+            else:
+                # Eligible and closed ESSMS, their départements: the dashboard's cached figures
+                # (quotes and atlas) are stale once this commits.
+                quotes_changed()
     finally:
         _ej_error.cache_clear()  # a long-lived worker should not keep it
     report.encoding = parser.encoding

@@ -147,3 +147,27 @@ def test_the_page_says_when_the_amounts_were_computed(client):
     text = response.content.decode()
     assert "Montants demandés calculés le " in text
     assert "actualisés à chaque changement de dossier et au plus tard toutes les 10 minutes" in text
+
+
+def test_atlas_aggregates_are_cached_and_never_stale_after_a_decision(
+    django_capture_on_commit_callbacks,
+):
+    """The atlas's per-département aggregates are read from the cache on the second view, and
+    a dossier that becomes funded (a transition, bumping the version on commit) shows at once."""
+    from applications.reporting.atlas import atlas_figures
+
+    with django_capture_on_commit_callbacks(execute=True):
+        decided_dossier()
+    agent = cnsa_agent()
+    campaign = Campaign.objects.get()
+    first = atlas_figures(user=agent, campaign=campaign)
+    again = atlas_figures(user=agent, campaign=campaign)
+    assert again.rows == first.rows
+    funded_before = sum(row.funded_essms for row in first.rows)
+    assert funded_before == 15
+
+    with django_capture_on_commit_callbacks(execute=True):
+        decided_dossier()
+    after = atlas_figures(user=agent, campaign=campaign)
+    assert sum(row.funded_essms for row in after.rows) == funded_before + 15
+    assert sum(row.amount for row in after.rows) > sum(row.amount for row in first.rows)

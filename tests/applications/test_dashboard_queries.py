@@ -19,14 +19,16 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_storage")]
 # selected and list (2), calls (1); "requested": the quotes' version and the campaign's cache
 # entry (2: the test cache is the database's), the dossiers (1); sector counts (their cache
 # entry, 1) and sectors (1);
-# atlas: sector list (1), eligible, funded and amounts per département (3), départements (1);
+# atlas: the quotes' version again and its cache entry (2: eligible, funded and amounts per
+# département, cached under that version), sector list (1), départements (1);
 # for ARS agents, their region's départements (1).
-CNSA_QUERIES = 19
+CNSA_QUERIES = 18
 ARS_QUERIES = CNSA_QUERIES + 1
 # A cold view also reads the dossiers to compute with their call and campaign (1), runs
 # quotes_for (11), counts the ESSMS per sector (1) and stores both entries (savepoint, count,
-# key lookup, insert or update, release: 5 each).
-COLD_EXTRA = 1 + 11 + 1 + 2 * 5
+# key lookup, insert or update, release: 5 each), and the atlas's three aggregates and their
+# entry (3 + 5).
+COLD_EXTRA = 1 + 11 + 1 + 2 * 5 + 3 + 5
 
 
 _LAST: list[str] = []

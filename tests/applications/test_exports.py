@@ -363,3 +363,14 @@ def test_xlsx_cells_keep_their_type_and_text_that_xml_cannot_carry():
     # Control characters are written as Excel's own escapes, which Excel reads back.
     assert "fin_x0001_de_x001F_ligne" in sheet
     assert got[3][2:4] == (0, 1000)
+
+
+def test_xlsx_text_that_looks_like_an_excel_escape_is_escaped_itself():
+    """Text holding ``_xHHHH_`` and no control character: the cheap pre-check must still send
+    it through the escaping (``_x005F_`` for its underscore), or Excel would read « A » instead
+    of the text typed; a bare ``_x`` is left alone."""
+    rows = [("Texte",), ("code _x0041_ brut",), ("_x sans code",)]
+    with exports.xlsx_file(rows, title="essms") as handle:
+        sheet = zipfile.ZipFile(handle).read("xl/worksheets/sheet1.xml").decode()
+    assert ">code _x005F_x0041_ brut<" in sheet
+    assert ">_x sans code<" in sheet
