@@ -8,8 +8,8 @@
 - « Grappe DUI Val-de-Marne » : decision issued, convention drafted: the porteur enters the bank
   details and deposits the signed convention; the valideur countersigns.
 - « Grappe DUI Isère » (Auvergne-Rhône-Alpes, ``porteur-ara@…`` and that region's agents):
-  settled — targets partly met, a reduced second tranche ordered and paid: the whole life of a
-  grant, closed.
+  settled — targets partly met, a reduced second tranche ordered, transmitted and paid: the whole
+  life of a grant, ready to be closed (« Solder le dossier »).
 
 Idempotent: a grant already past a stage is left as it is.
 """
@@ -49,8 +49,8 @@ from .services import (
     convention_countersign,
     convention_draft,
     convention_sign,
+    payment_batch_create,
     payment_order_mark_paid,
-    payment_orders_export,
 )
 from .settlement import second_tranche_settle
 
@@ -147,7 +147,7 @@ def _signed(decision: Decision, actors: Actors) -> Convention:
 def _first_tranche_paid(convention: Convention, actors: Actors) -> None:
     valideur = _user(actors.valideur_email)
     order = convention_countersign(convention=convention, by=valideur)
-    payment_orders_export(orders=[order], by=valideur)
+    payment_batch_create(user=valideur)
     payment_order_mark_paid(order=order, by=valideur, paid_on=timezone.localdate())
 
 
@@ -213,7 +213,7 @@ def seed_follow_up() -> list[str]:
             valideur = _user(actors.valideur_email)
             order = second_tranche_settle(convention=convention, by=valideur)
             if isinstance(order, PaymentOrder):
-                payment_orders_export(orders=[order], by=valideur)
+                payment_batch_create(user=valideur)
                 payment_order_mark_paid(order=order, by=valideur, paid_on=timezone.localdate())
         done.append(f"« {SETTLED_GRAPPE} » : seconde tranche réduite calculée et payée.")
     return done or ["Suivi des financements déjà chargé."]

@@ -85,3 +85,74 @@ def convention_html(snapshot: dict[str, Any]) -> str:
 def convention_pdf(snapshot: dict[str, Any]) -> bytes:
     """The convention as PDF bytes; the same snapshot always gives the same bytes."""
     return pdf_from_html(convention_html(snapshot))
+
+
+# --------------------------------------------------------------------------------------------
+# Amendment (avenant)
+# --------------------------------------------------------------------------------------------
+
+AMENDMENT_TEMPLATE = "grants/amendment.html"
+
+
+def _with_amount_fr(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**line, "amount_fr": format_euros(int(line["amount"]))} for line in lines]
+
+
+def _schedule_context(schedule: dict[str, Any]) -> dict[str, Any]:
+    """The effect on the orders, in euros as French writes them: what is recovered now, what the
+    porteur keeps (no recovery under the campaign's policy) or what the second tranche adds."""
+    net = int(schedule["first_ordered"]) - int(schedule["recovered_before"])
+    gap = net - int(schedule["first_due"])
+    amounts = {
+        **schedule,
+        "excess": max(0, gap) if not schedule["recovery"] else 0,
+        "shortfall": max(0, -gap),
+    }
+    for key in (
+        "first_ordered",
+        "recovered_before",
+        "recovery",
+        "excess",
+        "shortfall",
+        "second_tranche_max",
+    ):
+        amounts[f"{key}_fr"] = format_euros(int(amounts[key]))
+    return amounts
+
+
+def amendment_context(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """What the amendment template shows, derived from its snapshot alone."""
+    total = int(snapshot["total"])
+    supports_total = sum(int(support["amount"]) for support in snapshot["supports"])
+    return {
+        "s": snapshot,
+        "fingerprint": fingerprint_display(snapshot_fingerprint(snapshot)),
+        "convention_fingerprint": fingerprint_display(snapshot["convention"]["sha256"]),
+        "fonts": font_uris(),
+        "decision_issued_on": french_date(snapshot["decision"]["issued_on"]),
+        "signatory": _signatory(snapshot.get("authority", {}).get("signatory", {})),
+        "lines": _with_amount_fr(snapshot["lines"]),
+        "left": _with_amount_fr(snapshot["left"]),
+        "joined": _with_amount_fr(snapshot["joined"]),
+        "lines_total_fr": format_euros(sum(int(line["amount"]) for line in snapshot["lines"])),
+        "supports_total_fr": format_euros(supports_total) if supports_total else "",
+        "tranches": [
+            {**tranche, "amount_fr": format_euros(int(tranche["amount"]))}
+            for tranche in snapshot["tranches"]
+        ],
+        "schedule": _schedule_context(snapshot["schedule"]),
+        "before_total_fr": format_euros(int(snapshot["before"]["total"])),
+        "total_fr": format_euros(total),
+        "total_words": euros_in_words(total),
+    }
+
+
+def amendment_html(snapshot: dict[str, Any]) -> str:
+    """The amendment as HTML, on the convention's page layout."""
+    return render_to_string(AMENDMENT_TEMPLATE, amendment_context(snapshot))
+
+
+def amendment_pdf(snapshot: dict[str, Any]) -> bytes:
+    """The amendment as PDF bytes (tagged, like the convention); the same snapshot always gives
+    the same bytes, so it is rendered on demand and never stored."""
+    return pdf_from_html(amendment_html(snapshot))

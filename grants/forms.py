@@ -51,3 +51,13 @@ class MeasurementsFileForm(forms.Form):
         label="Fichier de mesures (CSV)",
         help_text="Colonnes finess;indicator;value;measured_on, UTF-8 ou Latin-1.",
     )
+
+
+class AmendmentForm(forms.Form):
+    reason = forms.CharField(
+        label="Motif de l'avenant",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Par exemple : sortie de l'EHPAD … du projet au 1er mars. Les lignes sont "
+        "recalculées d'après la composition actuelle de la grappe.",
+    )

@@ -588,3 +588,61 @@ class FollowUpReminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} J-{self.days_before} ({self.application_id})"
+
+
+class Amendment(models.Model):
+    """An amendment (avenant) to a countersigned convention: an ESSMS left or joined the grappe
+    after the decision, the lines are recomputed with the decision's funding engine and, once
+    validated by a second person (four eyes), become the grant's effective lines."""
+
+    class Status(models.TextChoices):
+        DRAFTED = "drafted", "À valider"
+        VALIDATED = "validated", "Validé"
+        CANCELLED = "cancelled", "Annulé"
+
+    convention = models.ForeignKey(
+        Convention, on_delete=models.PROTECT, related_name="amendments", verbose_name="convention"
+    )
+    number = models.CharField("numéro", max_length=24, unique=True)
+    status = models.CharField("état", max_length=10, choices=Status.choices, default=Status.DRAFTED)
+    reason = models.TextField("motif", max_length=2000)
+    snapshot = models.JSONField("données de l'avenant (figées)")
+    snapshot_sha256 = models.CharField("empreinte des données (SHA-256)", max_length=64)
+    drafted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name="préparé par",
+    )
+    drafted_at = models.DateTimeField("préparé le")
+    validated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name="validé par",
+    )
+    validated_at = models.DateTimeField("validé le", null=True, blank=True)
+    cancelled_at = models.DateTimeField("annulé le", null=True, blank=True)
+
+    class Meta:
+        verbose_name = "avenant"
+        verbose_name_plural = "avenants"
+        ordering = ("convention", "drafted_at", "id")
+        constraints = [
+            # One amendment under preparation at a time: the next one recomputes from it.
+            models.UniqueConstraint(
+                fields=("convention",),
+                condition=Q(status="drafted"),
+                name="amendment_one_drafted_per_convention",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="validated", validated_at__isnull=False)
+                | ~Q(status="validated"),
+                name="amendment_validated_has_date",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Avenant {self.number}"

@@ -8,8 +8,14 @@ the convention and keep the bank details.
 from __future__ import annotations
 
 from applications.models import Application, Call
-from applications.permissions import is_porteur
+from applications.permissions import can_decide, is_porteur
 from essms_portal.accounts.models import ARS_ROLES, Role, User
+
+from .models import Convention, GrantLog, PaymentOrder
+
+#: The follow-up log's event of a computed second tranche (``settlement.second_tranche_settle``),
+#: whatever it gave: an order, a recovery, or nothing due.
+SETTLEMENT_EVENT = "settlement_computed"
 
 
 def can_follow_up(user: User, application: Application) -> bool:
@@ -30,3 +36,67 @@ def can_sign_convention(user: User, application: Application) -> bool:
 def can_enter_bank_details(user: User, application: Application) -> bool:
     """The porteur's confirmed members enter the bank details."""
     return can_sign_convention(user, application)
+
+
+def can_draft_amendment(user: User, application: Application) -> bool:
+    """An amendment (avenant) is prepared by whoever follows the grant: the region's
+    instructeurs and valideurs (the CNSA for the national call)."""
+    return can_follow_up(user, application)
+
+
+def can_validate_amendment(user: User, application: Application, *, drafted_by_id: int) -> bool:
+    """Four eyes, as for the decision it amends: a decider of the dossier (the region's
+    valideurs; the CNSA for the national call) who did not prepare the amendment."""
+    return can_decide(user, application) and user.pk != drafted_by_id
+
+
+def can_transmit_orders(user: User) -> bool:
+    """Who transmits payment orders to the finance department: ARS agents with a region (their
+    region's orders), CNSA agents (the national call's). Administrators read, never act."""
+    if user.role in ARS_ROLES:
+        return user.region_id is not None
+    return user.role == Role.CNSA_AGENT
+
+
+def grant_close_blocker(*, convention: Convention) -> str | None:
+    """Why the grant of ``convention`` cannot be closed yet (French), or None when it can: the
+    convention countersigned, the second tranche settled (its order issued, or the settlement
+    computed with nothing due) and every order of the convention paid (recovered for a titre de
+    recette)."""
+    if convention.status == Convention.Status.CLOSED:
+        return "Le dossier est déjà soldé."
+    if convention.status != Convention.Status.COUNTERSIGNED:
+        return "La convention n'est pas encore signée par les deux parties."
+    orders = PaymentOrder.objects.filter(convention=convention)
+    settled = (
+        orders.filter(kind=PaymentOrder.Kind.SECOND).exists()
+        or GrantLog.objects.filter(
+            application_id=convention.decision.application_id, event=SETTLEMENT_EVENT
+        ).exists()
+    )
+    if not settled:
+        return "La seconde tranche n'est pas encore calculée."
+    unpaid = list(
+        orders.exclude(status=PaymentOrder.Status.PAID)
+        .order_by("number")
+        .values_list("number", flat=True)
+    )
+    if unpaid:
+        return (
+            "Tous les ordres doivent être payés (ou recouvrés) avant de solder le dossier ; "
+            f"reste : {', '.join(unpaid)}."
+        )
+    return None
+
+
+def can_close_grant(user: User, convention: Convention) -> bool:
+    """The grant's follow-up agents close it once nothing is left to settle or to pay."""
+    return (
+        can_follow_up(user, convention.decision.application)
+        and grant_close_blocker(convention=convention) is None
+    )
+
+
+def can_cancel_amendment(user: User, application: Application, *, drafted_by_id: int) -> bool:
+    """Whoever prepared an amendment (still in the follow-up scope) withdraws it."""
+    return can_follow_up(user, application) and user.pk == drafted_by_id

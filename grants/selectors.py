@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
@@ -11,7 +12,15 @@ from applications.models import Application, Decision
 from applications.selectors import applications_visible_to
 from essms_portal.accounts.models import ARS_ROLES, Role, User
 
-from .models import BankDetails, Convention, GrantLog, Measurement, PaymentOrder
+from .models import (
+    Amendment,
+    BankDetails,
+    Convention,
+    GrantLog,
+    Measurement,
+    PaymentBatch,
+    PaymentOrder,
+)
 
 
 def grants_followed_by(*, user: User) -> QuerySet[Application]:
@@ -30,15 +39,25 @@ def grants_followed_by(*, user: User) -> QuerySet[Application]:
 CONVENTION_STATUS_LABELS = dict(Convention.Status.choices)
 
 
-def follow_up_queue(*, user: User) -> QuerySet[Application]:
+def grants_closed(*, user: User) -> QuerySet[Application]:
+    """The user's followed grants whose convention is closed (*soldée*)."""
+    return grants_followed_by(user=user).filter(
+        decision__convention__status=Convention.Status.CLOSED
+    )
+
+
+def follow_up_queue(*, user: User, closed: bool = False) -> QuerySet[Application]:
     """The follow-up queue with what each row shows (convention, counts to act on), in a fixed
-    number of queries: counts are correlated subqueries, not joins."""
+    number of queries: counts are correlated subqueries, not joins. Closed grants leave it
+    (nothing is left to act on); ``closed=True`` lists them alone."""
     pending_measurements = Measurement.objects.filter(
         structure__memberships__grappe_id=OuterRef("grappe_id"),
         status=Measurement.Status.PENDING,
     )
+    followed = grants_followed_by(user=user)
+    closed_status = Q(decision__convention__status=Convention.Status.CLOSED)
     return (
-        grants_followed_by(user=user)
+        (followed.filter(closed_status) if closed else followed.exclude(closed_status))
         .select_related("grappe__porteur", "call__region", "decision")
         .annotate(
             convention_status=Subquery(
@@ -102,12 +121,16 @@ class Schedule:
 
 
 def grant_schedule(*, application: Application) -> Schedule:
+    """The schedule of the amounts in force: the decision's until a convention exists, then the
+    convention's, or its latest validated amendment's (``grant_effective_snapshot``)."""
     decision = application.decision
-    tranches = decision.snapshot.get("tranches") or [{"amount": 0}, {"amount": 0}]
+    convention = grant_convention(application=application)
+    snapshot = grant_effective_snapshot(convention=convention) if convention else decision.snapshot
+    tranches = snapshot.get("tranches") or [{"amount": 0}, {"amount": 0}]
     orders = list(PaymentOrder.objects.filter(application=application))
     paying = [o for o in orders if o.kind != PaymentOrder.Kind.RECOVERY]
     return Schedule(
-        total=int(decision.total),
+        total=int(snapshot["total"]) if convention else int(decision.total),
         first_tranche=int(tranches[0]["amount"]),
         second_tranche_max=int(tranches[1]["amount"]) if len(tranches) > 1 else 0,
         ordered=sum(int(o.amount) for o in paying),
@@ -118,6 +141,46 @@ def grant_schedule(*, application: Application) -> Schedule:
 
 def grant_convention(*, application: Application) -> Convention | None:
     return Convention.objects.filter(decision__application=application).first()
+
+
+def grant_effective_snapshot(*, convention: Convention) -> dict[str, Any]:
+    """The grant's amounts in force — ``lines``, ``supports``, ``total``, ``tranches`` — as
+    frozen by its latest validated amendment (avenant), else by the convention itself. The one
+    home of that rule: the schedule, the settlement, the next amendment and the pages ask it."""
+    latest = (
+        Amendment.objects.filter(convention=convention, status=Amendment.Status.VALIDATED)
+        .order_by("-validated_at", "-id")
+        .values_list("snapshot", flat=True)
+        .first()
+    )
+    return latest if latest is not None else convention.snapshot
+
+
+def grant_lines_left_by_amendment(*, convention: Convention) -> list[dict[str, Any]]:
+    """The ESSMS lines a validated amendment took out of the grant and none put back, each as it
+    stood before it left (FINESS order): the settlement counts them as departed, so the
+    campaign's policy on a leaver's first-tranche share (``recover_leavers``) applies."""
+    effective = {
+        line["finess"] for line in grant_effective_snapshot(convention=convention)["lines"]
+    }
+    left: dict[str, dict[str, Any]] = {}
+    for snapshot in (
+        Amendment.objects.filter(convention=convention, status=Amendment.Status.VALIDATED)
+        .order_by("validated_at", "id")
+        .values_list("snapshot", flat=True)
+    ):
+        for line in snapshot.get("left", []):
+            left[line["finess"]] = line
+    return [line for finess, line in sorted(left.items()) if finess not in effective]
+
+
+def grant_amendments(*, convention: Convention) -> QuerySet[Amendment]:
+    """The convention's amendments, oldest first, with who prepared and validated them."""
+    return (
+        Amendment.objects.filter(convention=convention)
+        .select_related("drafted_by", "validated_by")
+        .order_by("drafted_at", "id")
+    )
 
 
 def grant_log(*, application: Application) -> QuerySet[GrantLog]:
@@ -133,4 +196,32 @@ def grant_measurements(*, application: Application) -> QuerySet[Measurement]:
         )
         .select_related("structure", "indicator", "reviewed_by")
         .order_by("status", "structure__finess", "indicator__position", "-measured_on")
+    )
+
+
+def payment_batches_visible_to(*, user: User) -> QuerySet[PaymentBatch]:
+    """Batches of orders transmitted from grants the user follows (administrators: every one),
+    latest first."""
+    followed = PaymentOrder.objects.filter(
+        batch_id=OuterRef("pk"), application__in=grants_followed_by(user=user)
+    )
+    return (
+        PaymentBatch.objects.filter(Exists(followed))
+        .select_related("campaign", "created_by")
+        .order_by("-created_at", "-number")
+    )
+
+
+def payment_batch_for(*, user: User, pk: int) -> PaymentBatch:
+    """One batch of the user's scope, or 404."""
+    try:
+        return payment_batches_visible_to(user=user).get(pk=pk)
+    except PaymentBatch.DoesNotExist:
+        raise Http404("Bordereau introuvable.") from None
+
+
+def payment_batch_orders(*, batch: PaymentBatch) -> QuerySet[PaymentOrder]:
+    """The batch's orders in number order, with their grant and convention."""
+    return batch.orders.select_related("application__grappe", "convention__decision").order_by(
+        "number"
     )

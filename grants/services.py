@@ -7,12 +7,10 @@ that makes it, so the change and its trace commit or roll back together.
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime
 import hashlib
-import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,7 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from applications.decisions.letters import snapshot_fingerprint
-from applications.models import Application, Decision
+from applications.models import Application, Campaign, Decision
 from essms_portal.accounts.models import User
 from essms_portal.antivirus import scan_upload
 from essms_portal.errors import UserError
@@ -35,15 +33,31 @@ from .models import (
     FollowUpParameters,
     GrantCounter,
     GrantLog,
+    PaymentBatch,
     PaymentOrder,
     UsageIndicator,
 )
-from .permissions import can_enter_bank_details, can_follow_up, can_sign_convention
+from .permissions import (
+    can_close_grant,
+    can_enter_bank_details,
+    can_follow_up,
+    can_sign_convention,
+    can_transmit_orders,
+    grant_close_blocker,
+)
+from .selectors import grants_followed_by
 
 GENESIS_HASH = "0" * 64
 CONVENTION_FORMAT = 1
-#: Number prefixes: convention, payment order, recovery order (titre de recette).
-PREFIXES = {"convention": "CONV", "order": "OP", "recovery": "TR"}
+#: Number prefixes: convention, payment order, recovery order (titre de recette), amendment,
+#: batch of orders transmitted to the finance department (bordereau).
+PREFIXES = {
+    "convention": "CONV",
+    "order": "OP",
+    "recovery": "TR",
+    "amendment": "AVN",
+    "batch": "BOR",
+}
 LEGAL_BASIS = {
     PaymentOrder.Kind.FIRST: "Convention de financement n° {convention}, article « versement » : "
     "première tranche à la signature ; décision n° {decision}.",
@@ -165,20 +179,24 @@ def grant_log_broken_entry(*, application: Application) -> GrantLog | None:
     return None
 
 
-def _number(*, decision: Decision, kind: str) -> str:
-    """Next number of ``kind`` for the decision's campaign and region: ``OP-2023-11-0007``."""
-    region_key = decision.region_key
+def _next_number(*, campaign: Campaign, region_key: str, kind: str) -> str:
+    """Next number of ``kind`` for a campaign and region key: ``OP-2023-11-0007``. The counter
+    row stays locked until the caller's transaction ends: neither gaps nor duplicates."""
     GrantCounter.objects.bulk_create(
-        [GrantCounter(campaign_id=decision.campaign_id, region_key=region_key, kind=kind)],
+        [GrantCounter(campaign_id=campaign.pk, region_key=region_key, kind=kind)],
         ignore_conflicts=True,
     )
     counter = GrantCounter.objects.select_for_update().get(
-        campaign_id=decision.campaign_id, region_key=region_key, kind=kind
+        campaign_id=campaign.pk, region_key=region_key, kind=kind
     )
     counter.last_sequence += 1
     counter.save(update_fields=["last_sequence"])
-    year = decision.campaign.year
-    return f"{PREFIXES[kind]}-{year}-{region_key}-{counter.last_sequence:04d}"
+    return f"{PREFIXES[kind]}-{campaign.year}-{region_key}-{counter.last_sequence:04d}"
+
+
+def _number(*, decision: Decision, kind: str) -> str:
+    """Next number of ``kind`` for the decision's campaign and region."""
+    return _next_number(campaign=decision.campaign, region_key=decision.region_key, kind=kind)
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,7 +288,7 @@ def convention_sign(*, convention: Convention, by: User, signed_copy: UploadedFi
     require_allowed(can_sign_convention(by, application))
     with transaction.atomic(), _removed_on_rollback() as stored_files:
         locked = Convention.objects.select_for_update().get(pk=convention.pk)
-        if locked.status == Convention.Status.COUNTERSIGNED:
+        if locked.status in (Convention.Status.COUNTERSIGNED, Convention.Status.CLOSED):
             raise GrantError("La convention est déjà signée par les deux parties.")
         stored = _store_upload(
             signed_copy, prefix=f"conventions/{locked.number}", field="signed_copy"
@@ -338,8 +356,10 @@ def bank_details_active(application: Application) -> BankDetails:
 
 
 def _is_countersigned(application: Application) -> bool:
+    """Countersigned, or closed since: a change of bank details then waits for the ARS."""
     return Convention.objects.filter(
-        decision__application=application, status=Convention.Status.COUNTERSIGNED
+        decision__application=application,
+        status__in=(Convention.Status.COUNTERSIGNED, Convention.Status.CLOSED),
     ).exists()
 
 
@@ -478,72 +498,83 @@ def payment_order_issue(
     return order
 
 
-EXPORT_COLUMNS = (
-    "numero",
-    "nature",
-    "beneficiaire",
-    "siret",
-    "iban",
-    "bic",
-    "montant_euros",
-    "fondement",
-    "date_emission",
-)
+def _batch_key(order: PaymentOrder) -> tuple[int, str]:
+    """Orders are transmitted per campaign and region, as they are numbered."""
+    decision = order.convention.decision
+    return decision.campaign_id, decision.region_key
 
 
-def payment_orders_export(*, orders: Iterable[PaymentOrder], by: User) -> bytes:
-    """The batch as the finance department loads it (CSV, ``;``, UTF-8 with BOM), and the
-    orders marked as transmitted (first export only; a re-export repeats the same lines)."""
-    rows = list(orders)
-    for order in rows:
-        require_allowed(can_follow_up(by, order.application))
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for order in rows:
-        writer.writerow(
-            [
-                order.number,
-                order.get_kind_display(),
-                order.beneficiary,
-                order.siret,
-                order.iban,
-                order.bic,
-                int(order.amount) * (-1 if order.kind == PaymentOrder.Kind.RECOVERY else 1),
-                order.legal_basis,
-                timezone.localdate(order.issued_at).isoformat(),
-            ]
-        )
+def payment_batch_create(*, user: User) -> list[PaymentBatch]:
+    """Transmit every issued order of the user's scope to the finance department: one numbered
+    batch (``BOR-<year>-<region>-<n>``) per campaign and region, created together in one
+    transaction (an ARS agent's scope is one region but may hold several campaigns; the CNSA's
+    is the national call's). The orders are linked to their batch and marked transmitted, each
+    change logged in its grant's chain. Nothing to transmit: a GrantError, no empty batch."""
+    require_allowed(can_transmit_orders(user))
     with transaction.atomic():
+        # Locked in number order: a concurrent transmission waits, then finds them taken.
+        orders = list(
+            PaymentOrder.objects.select_for_update(of=("self",))
+            .filter(
+                application__in=grants_followed_by(user=user),
+                status=PaymentOrder.Status.ISSUED,
+                batch__isnull=True,
+            )
+            .select_related("application__call", "convention__decision__campaign")
+            .order_by("number")
+        )
+        for order in orders:
+            require_allowed(can_follow_up(user, order.application))
+        if not orders:
+            raise GrantError("Aucun ordre de paiement émis à transmettre : aucun bordereau créé.")
+        groups: dict[tuple[int, str], list[PaymentOrder]] = {}
+        for order in orders:
+            groups.setdefault(_batch_key(order), []).append(order)
         now = timezone.now()
-        for order in rows:
-            updated = PaymentOrder.objects.filter(
-                pk=order.pk, status=PaymentOrder.Status.ISSUED
-            ).update(status=PaymentOrder.Status.EXPORTED, exported_at=now)
-            if updated:
+        batches = []
+        for (_campaign_id, region_key), members in sorted(groups.items()):
+            campaign = members[0].convention.decision.campaign
+            batch = PaymentBatch.objects.create(
+                number=_next_number(campaign=campaign, region_key=region_key, kind="batch"),
+                campaign=campaign,
+                region_key=region_key,
+                created_by=user,
+                created_at=now,
+                # Every order's amount, paid out or recovered (each is positive).
+                total=sum(int(order.amount) for order in members),
+                order_count=len(members),
+            )
+            PaymentOrder.objects.filter(pk__in=[order.pk for order in members]).update(
+                status=PaymentOrder.Status.EXPORTED, exported_at=now, batch=batch
+            )
+            for order in members:
                 grant_log_append(
                     application=order.application,
                     event="order_exported",
-                    by=by,
-                    detail=order.number,
+                    by=user,
+                    detail=f"{order.number} transmis au service financier "
+                    f"(bordereau {batch.number}).",
                 )
-    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+            batches.append(batch)
+    return batches
 
 
 def payment_order_mark_paid(
     *, order: PaymentOrder, by: User, paid_on: datetime.date
 ) -> PaymentOrder:
-    """Record the payment (or the recovery) of an exported order, with its date."""
+    """Record the payment (for a titre de recette: the recovery) of a transmitted order, with
+    its date: neither in the future nor before the order's issue."""
     require_allowed(can_follow_up(by, order.application))
     if paid_on > timezone.localdate():
         raise GrantError("La date de paiement ne peut pas être dans le futur.", field="paid_on")
     with transaction.atomic():
         locked = PaymentOrder.objects.select_for_update().get(pk=order.pk)
+        paid_word = "recouvré" if locked.kind == PaymentOrder.Kind.RECOVERY else "payé"
         if locked.status != PaymentOrder.Status.EXPORTED:
             raise GrantError(
-                "Seul un ordre transmis au service financier peut être marqué payé."
+                f"Seul un ordre transmis au service financier peut être marqué {paid_word}."
                 if locked.status == PaymentOrder.Status.ISSUED
-                else "Cet ordre est déjà marqué payé."
+                else f"Cet ordre est déjà marqué {paid_word}."
             )
         if paid_on < timezone.localdate(locked.issued_at):
             raise GrantError("La date de paiement précède l'émission de l'ordre.", field="paid_on")
@@ -554,6 +585,37 @@ def payment_order_mark_paid(
             application=locked.application,
             event="order_paid",
             by=by,
-            detail=f"{locked.number} payé le {paid_on:%d/%m/%Y}.",
+            detail=f"{locked.number} {paid_word} le {paid_on:%d/%m/%Y}.",
+        )
+    return locked
+
+
+# --------------------------------------------------------------------------------------------
+# Closure
+# --------------------------------------------------------------------------------------------
+
+
+def grant_close(*, convention: Convention, by: User) -> Convention:
+    """Close (*solder*) the grant once its second tranche is settled and every order of the
+    convention is paid or recovered (``permissions.can_close_grant``, which the page asks too):
+    the convention becomes **soldée** and the grant leaves the follow-up queue's lists."""
+    application = convention.decision.application
+    require_allowed(can_follow_up(by, application))
+    with transaction.atomic():
+        # Locked as the settlement and the orders' issue lock it: no order appears meanwhile.
+        locked = Convention.objects.select_for_update().get(pk=convention.pk)
+        if not can_close_grant(by, locked):
+            raise GrantError(
+                grant_close_blocker(convention=locked) or "Le dossier ne peut pas être soldé."
+            )
+        locked.status = Convention.Status.CLOSED
+        locked.save(update_fields=["status"])
+        count = PaymentOrder.objects.filter(convention=locked).count()
+        grant_log_append(
+            application=application,
+            event="grant_closed",
+            by=by,
+            detail=f"Dossier soldé : convention {locked.number}, {count} ordre(s) payé(s) ou "
+            "recouvré(s).",
         )
     return locked

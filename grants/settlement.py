@@ -8,13 +8,17 @@ settlement must not order twice what is already on its way to the finance depart
 
 from __future__ import annotations
 
+import datetime
 from collections import defaultdict
+from collections.abc import Collection, Iterable, Mapping
 from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
+from applications.models import Campaign
 from essms_portal.accounts.models import User
 from funding.settlement import (
     Exemption,
@@ -38,6 +42,7 @@ from .models import (
     UsageIndicator,
 )
 from .permissions import can_follow_up
+from .selectors import grant_effective_snapshot, grant_lines_left_by_amendment
 from .services import (
     GrantError,
     bank_details_active,
@@ -61,32 +66,30 @@ def _ordered(convention: Convention) -> Payments:
     )
 
 
-def settlement_request_for(*, convention: Convention) -> SettlementRequest:
-    """The rules' input for a countersigned convention: its lines as frozen, the targets and
-    exemptions of its campaign, the **validated** measurements taken by the deadline (the latest
-    per ESSMS and indicator), the ESSMS no longer in the grappe, the campaign's policy."""
-    decision = convention.decision
-    campaign = decision.campaign
-    follow_up = FollowUpParameters.objects.get(campaign=campaign)
-    snapshot = convention.snapshot
-    finess_numbers = [line["finess"] for line in snapshot["lines"]]
-    members = dict(
-        GrappeMembership.objects.filter(
-            grappe_id=decision.application.grappe_id, structure__finess__in=finess_numbers
-        ).values_list("structure__finess", "solution__segur_referenced")
-    )
-    lines = tuple(
+def settlement_lines(
+    *, snapshot: Mapping[str, Any], segur_referenced: Mapping[str, bool | None]
+) -> tuple[GrantLine, ...]:
+    """The funded ESSMS of a grant's snapshot (lines of an amount > 0), with their CASF item and
+    whether their DUI is Ségur-referenced (``segur_referenced``: FINESS → flag, from the grappe)."""
+    return tuple(
         GrantLine(
             finess=line["finess"],
             amount=int(line["amount"]),
             casf_item=line.get("casf_item") or None,
-            segur_referenced=bool(members.get(line["finess"])),
+            segur_referenced=bool(segur_referenced.get(line["finess"])),
         )
         for line in snapshot["lines"]
         if int(line["amount"]) > 0
     )
+
+
+def settlement_targets(
+    *, campaign_id: int
+) -> tuple[tuple[UsageTarget, ...], tuple[Exemption, ...]]:
+    """The campaign's usage indicators and exemptions as the rules' targets and exemptions
+    (three queries, whatever the number of grants they are applied to)."""
     indicators = list(
-        UsageIndicator.objects.filter(campaign=campaign).prefetch_related("casf_items")
+        UsageIndicator.objects.filter(campaign_id=campaign_id).prefetch_related("casf_items")
     )
     targets = tuple(
         UsageTarget(
@@ -99,9 +102,9 @@ def settlement_request_for(*, convention: Convention) -> SettlementRequest:
         for i in indicators
     )
     grouped: dict[tuple[str, bool, str], set[str]] = defaultdict(set)
-    for exemption in IndicatorExemption.objects.filter(indicator__campaign=campaign).values_list(
-        "casf_item_id", "outside_sons_only", "source", "indicator__code"
-    ):
+    for exemption in IndicatorExemption.objects.filter(
+        indicator__campaign_id=campaign_id
+    ).values_list("casf_item_id", "outside_sons_only", "source", "indicator__code"):
         item, outside_sons_only, source, code = exemption
         grouped[(item, outside_sons_only, source)].add(code)
     exemptions = tuple(
@@ -114,33 +117,101 @@ def settlement_request_for(*, convention: Convention) -> SettlementRequest:
         )
         for index, ((item, outside_sons_only, source), codes) in enumerate(sorted(grouped.items()))
     )
-    funded = {line.finess for line in lines}
+    return targets, exemptions
+
+
+def latest_validated_measurements(
+    *, campaign_id: int, deadline: datetime.date, finess: Iterable[str] | QuerySet[Any]
+) -> dict[str, dict[str, Decimal]]:
+    """FINESS → indicator code → the latest **validated** value measured by the deadline, for
+    the ESSMS ``finess`` (a list, or a query of FINESS numbers: one query either way)."""
     measurements: dict[str, dict[str, Decimal]] = defaultdict(dict)
     # Ordered by date: the latest validated value by the deadline wins.
-    for finess, code, value in (
+    for number, code, value in (
         Measurement.objects.filter(
-            structure__finess__in=funded,
-            indicator__campaign=campaign,
+            structure__finess__in=finess,
+            indicator__campaign_id=campaign_id,
             status=Measurement.Status.VALIDATED,
-            measured_on__lte=follow_up.measurement_deadline,
+            measured_on__lte=deadline,
         )
         .order_by("measured_on", "id")
         .values_list("structure__finess", "indicator__code", "value")
     ):
-        measurements[finess][code] = value
+        measurements[number][code] = value
+    return dict(measurements)
+
+
+def settlement_policy(*, follow_up: FollowUpParameters, campaign: Campaign) -> SettlementPolicy:
+    """The campaign's settlement parameters as the rules' policy."""
+    return SettlementPolicy(
+        shortfall=follow_up.policy,
+        grappe_threshold_percent=follow_up.grappe_threshold_percent,
+        recover_departed=follow_up.recover_leavers,
+        first_tranche_percent=campaign.first_tranche_percent,
+    )
+
+
+def settlement_request_build(
+    *,
+    total: int,
+    lines: tuple[GrantLine, ...],
+    members: Collection[str],
+    targets: tuple[UsageTarget, ...],
+    exemptions: tuple[Exemption, ...],
+    measurements: Mapping[str, Mapping[str, Decimal]],
+    paid: Payments,
+    policy: SettlementPolicy,
+) -> SettlementRequest:
+    """The rules' input from data already read: the measurements of the grant's lines only,
+    and as departed the funded ESSMS no longer in the grappe (``members``: its FINESS)."""
+    funded = {line.finess for line in lines}
     return SettlementRequest(
-        grant=GrantInput(total=int(snapshot["total"]), lines=lines),
-        paid=_ordered(convention),
+        grant=GrantInput(total=total, lines=lines),
+        paid=paid,
         targets=targets,
         exemptions=exemptions,
-        measurements=dict(measurements),
+        measurements={f: dict(measurements[f]) for f in funded if f in measurements},
         departed=frozenset(funded - set(members)),
-        policy=SettlementPolicy(
-            shortfall=follow_up.policy,
-            grappe_threshold_percent=follow_up.grappe_threshold_percent,
-            recover_departed=follow_up.recover_leavers,
-            first_tranche_percent=campaign.first_tranche_percent,
+        policy=policy,
+    )
+
+
+def settlement_request_for(*, convention: Convention) -> SettlementRequest:
+    """The rules' input for a countersigned convention: its lines in force (the latest validated
+    amendment's, else the convention's: ``grant_effective_snapshot``), the targets and
+    exemptions of its campaign, the **validated** measurements taken by the deadline (the latest
+    per ESSMS and indicator), the ESSMS no longer in the grappe, the campaign's policy.
+
+    An ESSMS an amendment took out keeps its former line, counted as departed (the total grows
+    by it): the rules then apply the campaign's policy on its share of the first tranche, and the
+    recovery ordered when the amendment was validated counts in ``Payments.recovered``."""
+    decision = convention.decision
+    campaign = decision.campaign
+    follow_up = FollowUpParameters.objects.get(campaign=campaign)
+    effective = grant_effective_snapshot(convention=convention)
+    left = grant_lines_left_by_amendment(convention=convention)
+    snapshot = {"lines": [*effective["lines"], *left]}
+    finess_numbers = [line["finess"] for line in snapshot["lines"]]
+    members = dict(
+        GrappeMembership.objects.filter(
+            grappe_id=decision.application.grappe_id, structure__finess__in=finess_numbers
+        ).values_list("structure__finess", "solution__segur_referenced")
+    )
+    lines = settlement_lines(snapshot=snapshot, segur_referenced=members)
+    targets, exemptions = settlement_targets(campaign_id=campaign.pk)
+    return settlement_request_build(
+        total=int(effective["total"]) + sum(int(line["amount"]) for line in left),
+        lines=lines,
+        members=set(members) - {line["finess"] for line in left},
+        targets=targets,
+        exemptions=exemptions,
+        measurements=latest_validated_measurements(
+            campaign_id=campaign.pk,
+            deadline=follow_up.measurement_deadline,
+            finess=[line.finess for line in lines],
         ),
+        paid=_ordered(convention),
+        policy=settlement_policy(follow_up=follow_up, campaign=campaign),
     )
 
 

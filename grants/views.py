@@ -15,12 +15,19 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applications.http import back_office
+from applications.models import Campaign
+from applications.reporting.dashboard import dashboard_campaign
 from essms_portal.errors import UserError
 from essms_portal.http import applicant_required, request_user
 
 from . import selectors, services
+from .amendments import amendment_cancel, amendment_draft_blocker, amendment_validate
+from .amendments import amendment_draft as amendment_draft_service
+from .documents import amendment_pdf as amendment_document
 from .documents import convention_pdf as convention_document
+from .exports import BATCH_FORMATS, batch_file
 from .forms import (
+    AmendmentForm,
     BankDetailsForm,
     MeasurementReviewForm,
     MeasurementsFileForm,
@@ -32,8 +39,19 @@ from .measurements import (
     measurement_review,
     measurements_import,
 )
-from .models import BankDetails, Convention, PaymentOrder
-from .permissions import can_enter_bank_details, can_follow_up, can_sign_convention
+from .models import Amendment, BankDetails, Convention, PaymentOrder
+from .permissions import (
+    can_cancel_amendment,
+    can_close_grant,
+    can_draft_amendment,
+    can_enter_bank_details,
+    can_follow_up,
+    can_sign_convention,
+    can_transmit_orders,
+    can_validate_amendment,
+    grant_close_blocker,
+)
+from .reporting import usage_targets_overview
 from .settlement import second_tranche_settle, settlement_preview
 
 QUEUE_PAGE_SIZE = 50
@@ -51,8 +69,11 @@ def _form_error(form: Any, error: UserError) -> None:
 @require_GET
 @back_office
 def queue(request: HttpRequest) -> HttpResponse:
-    """Granted dossiers of the agent's scope and what each waits for."""
-    rows = selectors.follow_up_queue(user=request_user(request))
+    """Granted dossiers of the agent's scope and what each waits for; closed ones (nothing left
+    to act on) apart, behind ``?etat=soldes``."""
+    user = request_user(request)
+    closed = request.GET.get("etat") == "soldes"
+    rows = selectors.follow_up_queue(user=user, closed=closed)
     page = Paginator(rows, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     rows_shown = [
         (application, selectors.CONVENTION_STATUS_LABELS.get(application.convention_status, ""))  # type: ignore[attr-defined]
@@ -65,7 +86,27 @@ def queue(request: HttpRequest) -> HttpResponse:
             "title": "Suivi des financements",
             "page": page,
             "rows": rows_shown,
-            "querystring": "",
+            "querystring": "etat=soldes" if closed else "",
+            "closed": closed,
+            "closed_count": 0 if closed else selectors.grants_closed(user=user).count(),
+            "can_transmit": can_transmit_orders(user),
+        },
+    )
+
+
+@require_GET
+@back_office
+def targets(request: HttpRequest) -> HttpResponse:
+    """Usage targets of a campaign in the agent's scope: share of funded ESSMS meeting each
+    target per region and sector, active DUI against the national target."""
+    campaign = dashboard_campaign(year=request.GET.get("campagne"))
+    return render(
+        request,
+        "grants/targets.html",
+        {
+            "title": "Cibles d'usage",
+            "overview": usage_targets_overview(user=request_user(request), campaign=campaign),
+            "campaigns": Campaign.objects.order_by("-year"),
         },
     )
 
@@ -92,8 +133,35 @@ def _grant_context(request: HttpRequest, application: Any) -> dict[str, Any]:
         "log": list(selectors.grant_log(application=application)),
         "preview": preview,
         "can_follow_up": can_follow_up(user, application),
+        "can_close": convention is not None and can_close_grant(user, convention),
+        "close_blocker": grant_close_blocker(convention=convention)
+        if convention is not None and convention.status == Convention.Status.COUNTERSIGNED
+        else None,
         "review_form": MeasurementReviewForm(),
         "paid_form": PaidForm(),
+        **_amendments_context(user, application, convention),
+    }
+
+
+def _amendments_context(user: Any, application: Any, convention: Any) -> dict[str, Any]:
+    """The convention's amendments, each with what the agent may do on it, and whether an
+    amendment may be prepared (the same predicates as the services)."""
+    rows = [
+        (
+            amendment,
+            amendment.status == Amendment.Status.DRAFTED
+            and can_validate_amendment(user, application, drafted_by_id=amendment.drafted_by_id),
+            amendment.status == Amendment.Status.DRAFTED
+            and can_cancel_amendment(user, application, drafted_by_id=amendment.drafted_by_id),
+        )
+        for amendment in (selectors.grant_amendments(convention=convention) if convention else [])
+    ]
+    return {
+        "amendments": rows,
+        "can_draft_amendment": convention is not None
+        and can_draft_amendment(user, application)
+        and amendment_draft_blocker(convention=convention) is None,
+        "amendment_form": AmendmentForm(),
     }
 
 
@@ -201,8 +269,25 @@ def order_paid(request: HttpRequest, pk: int, order_pk: int) -> HttpResponse:
         if not form.is_valid():
             raise UserError("Indiquez la date du paiement (JJ/MM/AAAA).")
         services.payment_order_mark_paid(order=order, by=user, paid_on=form.cleaned_data["paid_on"])
+        if order.kind == PaymentOrder.Kind.RECOVERY:
+            messages.success(request, "Recouvrement enregistré.")
+        else:
+            messages.success(request, "Paiement enregistré.")
 
-    return _act(request, pk, mark, "Paiement enregistré.")
+    return _act(request, pk, mark, "")
+
+
+@require_POST
+@back_office
+def grant_close(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda user, application: services.grant_close(
+            convention=_convention_of(application), by=user
+        ),
+        "Dossier soldé : il quitte la liste des subventions à suivre.",
+    )
 
 
 @require_POST
@@ -225,28 +310,142 @@ def settle(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+def _amendment_of(application: Any, amendment_pk: int) -> Amendment:
+    return get_object_or_404(
+        Amendment, pk=amendment_pk, convention__decision__application=application
+    )
+
+
 @require_POST
 @back_office
-def orders_export(request: HttpRequest) -> HttpResponseBase:
-    """Every order of the agent's scope not yet transmitted, as the finance department's CSV;
-    they are marked transmitted. Nothing to export: back to the queue with a message."""
+def amendment_draft(request: HttpRequest, pk: int) -> HttpResponse:
+    """Prepare an amendment (avenant): a reason is required, next to its field (400)."""
     user = request_user(request)
-    orders = [
-        order
-        for order in PaymentOrder.objects.filter(
-            application__in=selectors.grants_followed_by(user=user),
-            status=PaymentOrder.Status.ISSUED,
-        )
-        .select_related("application__call")
-        .order_by("number")
-        if can_follow_up(user, order.application)
-    ]
-    if not orders:
-        messages.info(request, "Aucun ordre de paiement à transmettre.")
+    application = selectors.grant_for_follow_up(user=user, pk=pk)
+    if not can_draft_amendment(user, application):  # administrators read, never act
+        raise PermissionDenied("Seuls l'ARS de la région (la CNSA pour l'appel national) agissent.")
+    form = AmendmentForm(request.POST)
+    if form.is_valid():
+        try:
+            amendment = amendment_draft_service(
+                convention=_convention_of(application),
+                by=user,
+                reason=form.cleaned_data["reason"],
+            )
+        except UserError as error:
+            if error.field not in form.fields:
+                messages.error(request, error.message)
+                return redirect("grants:grant", pk=application.pk)
+            _form_error(form, error)
+        else:
+            messages.success(
+                request,
+                f"Avenant n° {amendment.number} préparé : un valideur qui ne l'a pas préparé "
+                "doit le valider.",
+            )
+            return redirect("grants:grant", pk=application.pk)
+    context = _grant_context(request, application)
+    context.update(title=f"Suivi du dossier n° {application.pk}", amendment_form=form)
+    return render(request, "grants/grant.html", context, status=400)
+
+
+@require_POST
+@back_office
+def amendment_validation(request: HttpRequest, pk: int, amendment_pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda user, application: amendment_validate(
+            amendment=_amendment_of(application, amendment_pk), by=user
+        ),
+        "Avenant validé : ses montants s'appliquent au financement et à l'échéancier.",
+    )
+
+
+@require_POST
+@back_office
+def amendment_cancellation(request: HttpRequest, pk: int, amendment_pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        lambda user, application: amendment_cancel(
+            amendment=_amendment_of(application, amendment_pk), by=user
+        ),
+        "Avenant annulé.",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Batches of payment orders (bordereaux)
+# --------------------------------------------------------------------------------------------
+
+
+@require_POST
+@back_office
+def batch_create(request: HttpRequest) -> HttpResponse:
+    """Transmit the issued orders of the agent's scope: one batch per campaign and region (the
+    batch's page, or the list when several); nothing to transmit: back to the queue."""
+    user = request_user(request)
+    if not can_transmit_orders(user):  # administrators read, never act
+        raise PermissionDenied("Seuls les agents ARS et CNSA transmettent les ordres.")
+    try:
+        batches = services.payment_batch_create(user=user)
+    except UserError as error:
+        messages.info(request, error.message)
         return redirect("grants:queue")
-    data = services.payment_orders_export(orders=orders, by=user)
-    response = HttpResponse(data, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = 'attachment; filename="ordres-de-paiement.csv"'
+    orders = sum(batch.order_count for batch in batches)
+    numbers = ", ".join(batch.number for batch in batches)
+    plural = "x" if len(batches) > 1 else ""
+    messages.success(
+        request, f"{orders} ordre(s) transmis au service financier : bordereau{plural} {numbers}."
+    )
+    if len(batches) == 1:
+        return redirect("grants:batch", pk=batches[0].pk)
+    return redirect("grants:batches")
+
+
+@require_GET
+@back_office
+def batches(request: HttpRequest) -> HttpResponse:
+    """The batches of orders transmitted from the agent's scope, latest first."""
+    rows = selectors.payment_batches_visible_to(user=request_user(request))
+    page = Paginator(rows, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "grants/batches.html",
+        {"title": "Bordereaux d'ordres transmis", "page": page, "querystring": ""},
+    )
+
+
+@require_GET
+@back_office
+def batch(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = selectors.payment_batch_for(user=request_user(request), pk=pk)
+    return render(
+        request,
+        "grants/batch.html",
+        {
+            "title": f"Bordereau n° {batch.number}",
+            "batch": batch,
+            "orders": list(selectors.payment_batch_orders(batch=batch)),
+            "formats": BATCH_FORMATS,
+        },
+    )
+
+
+@require_GET
+@back_office
+def batch_download(request: HttpRequest, pk: int, fmt: str) -> HttpResponse:
+    """The batch as CSV, XLSX or PDF summary, rendered again from its orders: the same content
+    at each download."""
+    batch = selectors.payment_batch_for(user=request_user(request), pk=pk)
+    if fmt not in BATCH_FORMATS:
+        raise Http404("Format inconnu.")
+    response = HttpResponse(
+        batch_file(batch=batch, fmt=fmt), content_type=BATCH_FORMATS[fmt].content_type
+    )
+    filename = f"bordereau-{batch.number}.{BATCH_FORMATS[fmt].extension}"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 
@@ -301,6 +500,13 @@ def espace_grant(request: HttpRequest, pk: int) -> HttpResponse:
             "title": f"Suivi du financement — dossier n° {application.pk}",
             "application": application,
             "convention": convention,
+            "amendments": list(
+                selectors.grant_amendments(convention=convention).filter(
+                    status=Amendment.Status.VALIDATED
+                )
+            )
+            if convention
+            else [],
             "schedule": selectors.grant_schedule(application=application),
             "orders": list(
                 PaymentOrder.objects.filter(application=application).order_by("issued_at")
@@ -311,8 +517,9 @@ def espace_grant(request: HttpRequest, pk: int) -> HttpResponse:
             ).order_by("status"),
             "measurements": list(selectors.grant_measurements(application=application)[:200]),
             "can_sign": convention is not None
-            and convention.status != Convention.Status.COUNTERSIGNED
+            and convention.status in (Convention.Status.DRAFTED, Convention.Status.SIGNED)
             and can_sign_convention(user, application),
+            "closed": convention is not None and convention.status == Convention.Status.CLOSED,
             "can_enter_bank": can_enter_bank_details(user, application),
             "sign_form": SignedConventionForm(),
             "bank_form": BankDetailsForm(),
@@ -410,4 +617,19 @@ def convention_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     data = convention_document(convention.snapshot)
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="convention-{convention.number}.pdf"'
+    return response
+
+
+@require_GET
+def amendment_pdf(request: HttpRequest, pk: int, amendment_pk: int) -> HttpResponse:
+    """An amendment's letter, rendered on demand from its frozen snapshot, for the grant's
+    follow-up scope; its applicants read the validated ones only (a draft is internal)."""
+    user = request_user(request)
+    application = _readable_grant(request, pk)
+    amendment = _amendment_of(application, amendment_pk)
+    if user.role == "gestionnaire" and amendment.status != Amendment.Status.VALIDATED:
+        raise Http404("Document introuvable.")
+    data = amendment_document(amendment.snapshot)
+    response = HttpResponse(data, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="avenant-{amendment.number}.pdf"'
     return response

@@ -32,6 +32,7 @@ from applications.decisions.services import decision_issue
 from applications.models import Attachment
 from applications.workflow import Action, transition
 from essms_portal.accounts.models import Role, User
+from grants.amendments import amendment_draft, amendment_validate
 from grants.indicators import indicators_ensure_defaults
 from grants.models import Measurement, UsageIndicator
 from grants.services import (
@@ -39,6 +40,7 @@ from grants.services import (
     convention_countersign,
     convention_draft,
     convention_sign,
+    payment_batch_create,
 )
 from grappes.models import GrappeInvitation, Organisation, OrganisationMember
 from tests.applications.helpers import ars, decided_dossier, submitted_dossier
@@ -581,6 +583,14 @@ def _grant_world(porteur: User) -> dict[str, dict[str, Any]]:
         signed_copy=SimpleUploadedFile("convention.pdf", b"%PDF-1.4 signee"),
     )
     order = convention_countersign(convention=convention, by=region_agent)
+    # Two ESSMS leave: one amendment validated (its letter, a titre de recette), one drafted.
+    leaving = list(granted.grappe.memberships.order_by("-id")[:2])
+    leaving[0].delete()
+    validated = amendment_draft(convention=convention, by=region_agent, reason="Sortie")
+    amendment_validate(amendment=validated, by=ars(Role.ARS_VALIDEUR))
+    leaving[1].delete()
+    drafted = amendment_draft(convention=convention, by=region_agent, reason="Autre sortie")
+    (batch,) = payment_batch_create(user=region_agent)  # the first tranche transmitted
     change = bank_details_submit(
         application=granted,
         by=porteur,
@@ -611,6 +621,13 @@ def _grant_world(porteur: User) -> dict[str, dict[str, Any]]:
         "grants:bank_validate": {**pk, "details_pk": change.pk},
         "grants:measurement_check": {**pk, "measurement_pk": measurement.pk},
         "grants:order_paid": {**pk, "order_pk": order.pk},
+        "grants:amendment_draft": pk,
+        "grants:amendment_validate": {**pk, "amendment_pk": drafted.pk},
+        "grants:amendment_cancel": {**pk, "amendment_pk": drafted.pk},
+        "grants:amendment_pdf": {**pk, "amendment_pk": validated.pk},
+        "grants:grant_close": pk,
+        "grants:batch": {"pk": batch.pk},
+        "grants:batch_download": {"pk": batch.pk, "fmt": "xlsx"},
     }
 
 
@@ -637,19 +654,21 @@ def _follow_up(method: str, region: int, **overrides: int) -> tuple[str, dict[st
 EXPECTED.update(
     {
         "grants:queue": _back_office_only("get", 200),
+        # Usage targets per region and sector: each agent sees the scope of the dashboard.
+        "grants:targets": _back_office_only("get", 200),
         "grants:measurements_upload": _back_office_only("get", 200),
-        # Only the region's agents have orders to transmit (a CSV); the others get a message.
-        "grants:orders_export": (
+        # The world's order is already in a batch: every agent is sent back with a message;
+        # administrators never transmit (403).
+        "grants:batch_create": (
             "post",
-            _matrix(
-                {
-                    **_back_office_only("post", 302)[1],
-                    "taking_instructeur": 200,
-                    "instructeur": 200,
-                    "valideur": 200,
-                }
-            ),
+            _matrix({**_back_office_only("post", 302)[1], "administrator": 403}),
         ),
+        "grants:batches": _back_office_only("get", 200),
+        # A batch and its files: the follow-up scope of its orders (administrators read).
+        "grants:batch": _follow_up("get", 200),
+        "grants:batch_download": _follow_up("get", 200),
+        # Second tranche not settled: closing is refused with a message.
+        "grants:grant_close": _follow_up("post", 302),
         "grants:grant": _follow_up("get", 200),
         # Already drafted / countersigned, nothing posted: refused with a message (302).
         "grants:convention_draft": _follow_up("post", 302),
@@ -658,6 +677,15 @@ EXPECTED.update(
         "grants:measurement_check": _follow_up("post", 302),
         "grants:order_paid": _follow_up("post", 302),
         "grants:settle": _follow_up("post", 302),
+        # Amendments: posted empty, the form comes back with its error (400); validating or
+        # cancelling the drafted one ends with a message (done, or refused: four eyes, drafter).
+        "grants:amendment_draft": _follow_up("post", 400),
+        "grants:amendment_validate": _follow_up("post", 302),
+        "grants:amendment_cancel": _follow_up("post", 302),
+        # A validated amendment's letter: the grant's applicants and its follow-up scope.
+        "grants:amendment_pdf": _follow_up(
+            "get", 200, own_gestionnaire=200, **dict.fromkeys(OUTSIDERS, 404)
+        ),
         # The signed convention: the grant's applicants and its follow-up scope.
         "grants:signed_copy": _follow_up(
             "get", 200, own_gestionnaire=200, **dict.fromkeys(OUTSIDERS, 404)

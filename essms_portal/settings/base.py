@@ -300,6 +300,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "applications.tasks.send_complement_reminders",
         "schedule": 24 * 60 * 60,
     },
+    # Reminders before the grants' convention and measurement deadlines (grants.reminders).
+    "follow-up-reminders": {
+        "task": "grants.tasks.send_follow_up_reminders",
+        "schedule": 24 * 60 * 60,
+    },
 }
 
 # Login security (issue #12): shared cache, lockout, audit. See docs/operations.md.

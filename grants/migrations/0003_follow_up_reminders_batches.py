@@ -2,77 +2,171 @@
 
 import django.core.validators
 import django.db.models.deletion
-import grants.models
 from django.conf import settings
 from django.db import migrations, models
 
+import grants.models
+
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('applications', '0009_decision_letter_async'),
-        ('grants', '0002_default_indicators'),
+        ("applications", "0009_decision_letter_async"),
+        ("grants", "0002_default_indicators"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='followupparameters',
-            name='convention_deadline',
-            field=models.DateField(blank=True, help_text="Vide : pas d'échéance ni de relance pour la signature du porteur.", null=True, verbose_name='date limite de signature de la convention'),
+            model_name="followupparameters",
+            name="convention_deadline",
+            field=models.DateField(
+                blank=True,
+                help_text="Vide : pas d'échéance ni de relance pour la signature du porteur.",
+                null=True,
+                verbose_name="date limite de signature de la convention",
+            ),
         ),
         migrations.AddField(
-            model_name='followupparameters',
-            name='national_active_dui_target',
-            field=models.PositiveIntegerField(blank=True, help_text='Nombre de DUI actifs visé par la campagne (tableau de bord) ; vide : aucune.', null=True, validators=[django.core.validators.MaxValueValidator(10000000)], verbose_name='cible nationale de DUI actifs'),
+            model_name="followupparameters",
+            name="national_active_dui_target",
+            field=models.PositiveIntegerField(
+                blank=True,
+                help_text="Nombre de DUI actifs visé par la campagne (tableau de bord) ; vide : aucune.",
+                null=True,
+                validators=[django.core.validators.MaxValueValidator(10000000)],
+                verbose_name="cible nationale de DUI actifs",
+            ),
         ),
         migrations.AddField(
-            model_name='followupparameters',
-            name='reminder_days_before',
-            field=models.CharField(default='30,7', help_text='Jours avant chaque échéance où le porteur est relancé par courriel, séparés par des virgules (ex. « 30,7 ») ; vide : aucune relance.', max_length=40, validators=[grants.models.validate_reminder_days], verbose_name="relances (jours avant l'échéance)"),
+            model_name="followupparameters",
+            name="reminder_days_before",
+            field=models.CharField(
+                default="30,7",
+                help_text="Jours avant chaque échéance où le porteur est relancé par courriel, séparés par des virgules (ex. « 30,7 ») ; vide : aucune relance.",
+                max_length=40,
+                validators=[grants.models.validate_reminder_days],
+                verbose_name="relances (jours avant l'échéance)",
+            ),
         ),
         migrations.AlterField(
-            model_name='convention',
-            name='status',
-            field=models.CharField(choices=[('drafted', 'À signer par le porteur'), ('signed', 'Signée par le porteur, à contresigner'), ('countersigned', 'Signée par les deux parties'), ('closed', 'Soldée')], default='drafted', max_length=16, verbose_name='état'),
+            model_name="convention",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("drafted", "À signer par le porteur"),
+                    ("signed", "Signée par le porteur, à contresigner"),
+                    ("countersigned", "Signée par les deux parties"),
+                    ("closed", "Soldée"),
+                ],
+                default="drafted",
+                max_length=16,
+                verbose_name="état",
+            ),
         ),
         migrations.CreateModel(
-            name='PaymentBatch',
+            name="PaymentBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('number', models.CharField(max_length=24, unique=True, verbose_name='numéro')),
-                ('region_key', models.CharField(max_length=2, verbose_name='code région')),
-                ('created_at', models.DateTimeField(verbose_name='transmis le')),
-                ('total', models.DecimalField(decimal_places=0, max_digits=12, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(999999999999)], verbose_name='total (€)')),
-                ('order_count', models.PositiveIntegerField(verbose_name="nombre d'ordres")),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='applications.campaign')),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("number", models.CharField(max_length=24, unique=True, verbose_name="numéro")),
+                ("region_key", models.CharField(max_length=2, verbose_name="code région")),
+                ("created_at", models.DateTimeField(verbose_name="transmis le")),
+                (
+                    "total",
+                    models.DecimalField(
+                        decimal_places=0,
+                        max_digits=12,
+                        validators=[
+                            django.core.validators.MinValueValidator(0),
+                            django.core.validators.MaxValueValidator(999999999999),
+                        ],
+                        verbose_name="total (€)",
+                    ),
+                ),
+                ("order_count", models.PositiveIntegerField(verbose_name="nombre d'ordres")),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="applications.campaign",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': "bordereau d'ordres",
-                'verbose_name_plural': "bordereaux d'ordres",
-                'ordering': ('-created_at',),
+                "verbose_name": "bordereau d'ordres",
+                "verbose_name_plural": "bordereaux d'ordres",
+                "ordering": ("-created_at",),
             },
         ),
         migrations.AddField(
-            model_name='paymentorder',
-            name='batch',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='orders', to='grants.paymentbatch', verbose_name='bordereau'),
+            model_name="paymentorder",
+            name="batch",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.PROTECT,
+                related_name="orders",
+                to="grants.paymentbatch",
+                verbose_name="bordereau",
+            ),
         ),
         migrations.CreateModel(
-            name='FollowUpReminder',
+            name="FollowUpReminder",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('convention', 'Signature de la convention'), ('measurement', "Mesures des cibles d'usage")], max_length=12, verbose_name='échéance')),
-                ('deadline', models.DateField(verbose_name="date de l'échéance")),
-                ('days_before', models.PositiveSmallIntegerField(verbose_name="jours avant l'échéance")),
-                ('sent_at', models.DateTimeField(verbose_name='envoyée le')),
-                ('application', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='follow_up_reminders', to='applications.application')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("convention", "Signature de la convention"),
+                            ("measurement", "Mesures des cibles d'usage"),
+                        ],
+                        max_length=12,
+                        verbose_name="échéance",
+                    ),
+                ),
+                ("deadline", models.DateField(verbose_name="date de l'échéance")),
+                (
+                    "days_before",
+                    models.PositiveSmallIntegerField(verbose_name="jours avant l'échéance"),
+                ),
+                ("sent_at", models.DateTimeField(verbose_name="envoyée le")),
+                (
+                    "application",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="follow_up_reminders",
+                        to="applications.application",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'relance du suivi',
-                'verbose_name_plural': 'relances du suivi',
-                'constraints': [models.UniqueConstraint(fields=('application', 'kind', 'deadline', 'days_before'), name='follow_up_reminder_once')],
+                "verbose_name": "relance du suivi",
+                "verbose_name_plural": "relances du suivi",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("application", "kind", "deadline", "days_before"),
+                        name="follow_up_reminder_once",
+                    )
+                ],
             },
         ),
     ]

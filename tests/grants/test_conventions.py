@@ -17,6 +17,7 @@ from django.utils import timezone
 from applications.decisions.services import decision_issue
 from applications.models import Application, Decision
 from essms_portal.accounts.models import Role, User
+from grants.exports import batch_csv
 from grants.indicators import indicators_ensure_defaults
 from grants.models import BankDetails, Convention, GrantLog, PaymentOrder
 from grants.services import (
@@ -28,8 +29,8 @@ from grants.services import (
     convention_draft,
     convention_sign,
     grant_log_broken_entry,
+    payment_batch_create,
     payment_order_mark_paid,
-    payment_orders_export,
 )
 from tests.applications.helpers import ars, cnsa_agent, decided_dossier
 from tests.dbstate import assert_unchanged, db_state
@@ -102,12 +103,12 @@ def test_whole_path_to_first_payment(grant: Grant) -> None:
     assert (order.iban, order.bic, order.siret) == ("FR7630006000011234567890189", BIC, SIRET)
     assert "CONV-2023-11-0001" in order.legal_basis
 
-    data = payment_orders_export(orders=[order], by=grant.instructeur)
-    rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig")), delimiter=";"))
+    (batch,) = payment_batch_create(user=grant.instructeur)
+    rows = list(csv.reader(io.StringIO(batch_csv(batch=batch).decode("utf-8-sig")), delimiter=";"))
     assert rows[0][0] == "numero" and rows[1][0] == "OP-2023-11-0001"
     assert rows[1][6] == str(int(order.amount))
     order.refresh_from_db()
-    assert order.status == "exported"
+    assert (order.status, order.batch) == ("exported", batch)
 
     today = timezone.localdate()
     paid = payment_order_mark_paid(order=order, by=grant.valideur, paid_on=today)
@@ -218,7 +219,7 @@ def test_paid_only_after_export_and_not_in_the_future(grant: Grant) -> None:
     before = db_state()
     with pytest.raises(GrantError, match="transmis"):
         payment_order_mark_paid(order=order, by=grant.valideur, paid_on=timezone.localdate())
-    payment_orders_export(orders=[order], by=grant.valideur)
+    payment_batch_create(user=grant.valideur)
     exported = db_state()
     assert exported != before
     with pytest.raises(GrantError) as error:

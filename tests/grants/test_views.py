@@ -83,7 +83,12 @@ def test_the_whole_follow_up_over_http(grant: Grant) -> None:
     order = PaymentOrder.objects.get()
     assert order.kind == "first"
 
-    export = valideur.post(reverse("grants:orders_export"))
+    created = valideur.post(reverse("grants:batch_create"))
+    order.refresh_from_db()
+    assert created.status_code == 302 and created["Location"] == reverse(
+        "grants:batch", args=[order.batch_id]
+    )
+    export = valideur.get(reverse("grants:batch_download", args=[order.batch_id, "csv"]))
     assert export.status_code == 200 and export["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(export.content.decode("utf-8-sig")), delimiter=";"))
     assert [row[0] for row in rows] == ["numero", order.number]

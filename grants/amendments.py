@@ -1,0 +1,395 @@
+"""Amendments (*avenants*) to a countersigned convention: an ESSMS left or joined the grappe
+after the decision (domain.md §5, issue #15 item 7).
+
+The lines are recomputed with the decision's funding engine (``funding.services.quote_for``) on
+the grappe's **current** memberships and compared with the lines in force
+(``selectors.grant_effective_snapshot``). What an amendment changes, and what it keeps
+(docs/funding-rules.md, « Avenants ») — product rules, the texts being silent:
+
+- an ESSMS that left loses its line; an ESSMS that joined gets the engine's amount (0 with the
+  engine's reason when it is not eligible); an ESSMS still in the grappe keeps the amount in
+  force (the instructeur's reductions stand);
+- the supports (hardware, procurement, steering) are kept as in force;
+- the grappe-level findings of the engine (size, region) are recorded for information: the
+  grappe's eligibility was judged by the decision and is not reopened.
+
+Validation takes four eyes, as the decision did: a decider of the dossier (the region's
+valideurs; the CNSA for the national call) who did not prepare it. The amendment's lines then
+become the grant's; the payment schedule follows in the same transaction: when the first tranche
+already ordered (net of earlier recoveries) exceeds the new total's first tranche and the
+campaign recovers leavers' shares, a *titre de recette* of the difference is issued; when ESSMS
+join, the extra is paid with the second tranche (its rest grows).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from applications.decisions.letters import snapshot_fingerprint
+from applications.models import Application
+from essms_portal.accounts.models import User
+from funding.rules import StructureLine, tranches
+from funding.services import campaign_parameters, quote_for
+from grappes.models import GrappeMembership, ProjectType
+
+from .models import Amendment, Convention, FollowUpParameters, GrantLog, PaymentOrder
+from .permissions import (
+    SETTLEMENT_EVENT,
+    can_cancel_amendment,
+    can_draft_amendment,
+    can_validate_amendment,
+)
+from .selectors import grant_effective_snapshot
+from .services import (
+    GrantError,
+    _number,
+    bank_details_active,
+    grant_log_append,
+    payment_order_issue,
+    require_allowed,
+)
+
+AMENDMENT_FORMAT = 1
+REASON_MAX_LENGTH = 2000
+
+
+# --------------------------------------------------------------------------------------------
+# Recomputing the lines
+# --------------------------------------------------------------------------------------------
+
+
+def _joined_line(membership: GrappeMembership, *, amount: int, issues: list[str]) -> dict[str, Any]:
+    """A new ESSMS's line, in the decision snapshot's format, with the engine's amount."""
+    structure = membership.structure
+    category = structure.category
+    projects = dict(ProjectType.choices)
+    return {
+        "finess": structure.finess,
+        "name": structure.name,
+        "category": f"{category.code} — {category.label}" if category else structure.category_code,
+        "casf_item": category.casf_item_id if category and category.casf_item_id else "",
+        "project": str(projects.get(membership.project_type, membership.project_type)),
+        "amount": amount,
+        "computed": amount,
+        "reason": " ".join(issues),
+    }
+
+
+def amendment_lines_recompute(
+    *, application: Application, effective: dict[str, Any]
+) -> dict[str, Any]:
+    """The lines after the grappe's changes, from the engine on the current memberships:
+    ``lines`` (FINESS order), ``left`` and ``joined`` (lines), ``quote`` (what the engine said).
+    Read only."""
+    quote = quote_for(application=application)
+    engine: dict[str, StructureLine] = {}
+    for structure in quote.structures:  # a repeated ESSMS counts once, where first listed
+        engine.setdefault(structure.finess, structure)
+    issues: dict[str, list[str]] = {}
+    for issue in quote.errors:
+        if issue.finess:
+            issues.setdefault(issue.finess, []).append(issue.message)
+    in_force = {line["finess"]: line for line in effective["lines"]}
+    memberships = (
+        GrappeMembership.objects.filter(grappe_id=application.grappe_id)
+        .select_related("structure__category")
+        .order_by("structure__finess")
+    )
+    lines: list[dict[str, Any]] = []
+    joined: list[dict[str, Any]] = []
+    for membership in memberships:
+        finess = membership.structure.finess
+        if finess in in_force:
+            lines.append(in_force[finess])
+            continue
+        computed = engine.get(finess)
+        new_line = _joined_line(
+            membership,
+            amount=int(computed.amount) if computed is not None else 0,
+            issues=issues.get(finess, []),
+        )
+        lines.append(new_line)
+        joined.append(new_line)
+    current = {line["finess"] for line in lines}
+    left = [line for finess, line in sorted(in_force.items()) if finess not in current]
+    return {
+        "lines": lines,
+        "left": left,
+        "joined": joined,
+        "quote": {
+            "eligible": quote.eligible,
+            "total": quote.total,
+            "lines": [
+                {"finess": s.finess, "amount": s.amount, "eligible": s.eligible}
+                for s in engine.values()
+            ],
+            "grappe_issues": [issue.message for issue in quote.errors if not issue.finess],
+        },
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Payment schedule
+# --------------------------------------------------------------------------------------------
+
+
+def _recover_leavers(convention: Convention) -> bool:
+    """The campaign's policy (its default when the follow-up parameters are not entered)."""
+    follow_up = FollowUpParameters.objects.filter(
+        campaign_id=convention.decision.campaign_id
+    ).first()
+    return follow_up.recover_leavers if follow_up else True
+
+
+def amendment_schedule_effect(*, convention: Convention, total: int) -> dict[str, Any]:
+    """What a new ``total`` does to the orders: the first tranche already ordered (net of
+    earlier recoveries) against the new total's first tranche; the excess is recovered now when
+    the campaign recovers leavers' shares (otherwise it stays acquired and the settlement
+    accounts for it); a shortfall is paid with the second tranche. Read only."""
+    sums = dict(
+        PaymentOrder.objects.filter(convention=convention)
+        .values_list("kind")
+        .annotate(total=Sum("amount"))
+        .values_list("kind", "total")
+    )
+    first_ordered = int(sums.get(PaymentOrder.Kind.FIRST) or 0)
+    recovered = int(sums.get(PaymentOrder.Kind.RECOVERY) or 0)
+    campaign = convention.decision.campaign
+    first_due = tranches(total, campaign_parameters(campaign=campaign))[0].amount
+    recover = _recover_leavers(convention)
+    excess = first_ordered - recovered - first_due
+    recovery = excess if excess > 0 and recover else 0
+    return {
+        "first_ordered": first_ordered,
+        "recovered_before": recovered,
+        "first_due": first_due,
+        "recover_leavers": recover,
+        "recovery": recovery,
+        "second_tranche_max": max(0, total - (first_ordered - recovered - recovery)),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Services
+# --------------------------------------------------------------------------------------------
+
+
+def amendment_blocker(*, convention: Convention) -> str | None:
+    """Why ``convention`` cannot be amended now (French), or None: only a countersigned
+    convention whose second tranche is not computed is amended. Read only; the services and
+    the grant page ask it."""
+    if convention.status == Convention.Status.CLOSED:
+        return "La convention est soldée : elle ne peut plus être modifiée par avenant."
+    if convention.status != Convention.Status.COUNTERSIGNED:
+        return (
+            "Un avenant modifie une convention signée par les deux parties : la convention "
+            "n'est pas encore contresignée."
+        )
+    if (
+        PaymentOrder.objects.filter(convention=convention, kind=PaymentOrder.Kind.SECOND).exists()
+        or GrantLog.objects.filter(
+            application_id=convention.decision.application_id, event=SETTLEMENT_EVENT
+        ).exists()
+    ):
+        return (
+            "La seconde tranche est déjà calculée : la convention ne peut plus être modifiée "
+            "par avenant."
+        )
+    return None
+
+
+def amendment_draft_blocker(*, convention: Convention) -> str | None:
+    """Why no amendment can be prepared now (French), or None: the convention is amendable and
+    no other amendment waits for its validation."""
+    blocker = amendment_blocker(convention=convention)
+    if blocker is None and convention.amendments.filter(status=Amendment.Status.DRAFTED).exists():
+        return (
+            "Un avenant est déjà en préparation pour cette convention : faites-le valider ou "
+            "annulez-le d'abord."
+        )
+    return blocker
+
+
+def _snapshot_build(
+    *,
+    convention: Convention,
+    effective: dict[str, Any],
+    recomputed: dict[str, Any],
+    number: str,
+    reason: str,
+) -> dict[str, Any]:
+    """What the amendment restates: the lines before and after, who left and joined, the new
+    total and tranches, the effect on the orders, the engine's findings."""
+    base = convention.snapshot
+    supports = effective["supports"]
+    lines = recomputed["lines"]
+    total = sum(int(line["amount"]) for line in lines) + sum(int(s["amount"]) for s in supports)
+    campaign = convention.decision.campaign
+    schedule = tranches(total, campaign_parameters(campaign=campaign))
+    return {
+        "format": AMENDMENT_FORMAT,
+        "number": number,
+        "drafted_on": timezone.localdate().isoformat(),
+        "reason": reason,
+        "convention": {"number": convention.number, "sha256": convention.snapshot_sha256},
+        "decision": base["decision"],
+        "authority": base["authority"],
+        "porteur": base["porteur"],
+        "grappe": {**base["grappe"], "essms_count": len(lines)},
+        "call": base["call"],
+        "before": {
+            "number": effective["number"],
+            "sha256": snapshot_fingerprint(effective),
+            "lines": effective["lines"],
+            "total": int(effective["total"]),
+            "tranches": effective["tranches"],
+        },
+        "lines": lines,
+        "supports": supports,
+        "total": total,
+        "tranches": [{"label": t.label, "amount": t.amount} for t in schedule],
+        "left": recomputed["left"],
+        "joined": recomputed["joined"],
+        "quote": recomputed["quote"],
+        "schedule": amendment_schedule_effect(convention=convention, total=total),
+    }
+
+
+def _unchanged(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> bool:
+    return sorted((line["finess"], int(line["amount"])) for line in before) == sorted(
+        (line["finess"], int(line["amount"])) for line in after
+    )
+
+
+def amendment_draft(*, convention: Convention, by: User, reason: str) -> Amendment:
+    """Prepare an amendment: the lines recomputed from the grappe's current memberships,
+    numbered ``AVN-<year>-<region>-<n>``, snapshot frozen; it waits for a second person."""
+    application = convention.decision.application
+    require_allowed(can_draft_amendment(by, application))
+    reason = (reason or "").strip()
+    if not reason:
+        raise GrantError("Indiquez le motif de l'avenant.", field="reason")
+    if len(reason) > REASON_MAX_LENGTH:
+        raise GrantError(f"Le motif compte au plus {REASON_MAX_LENGTH} caractères.", field="reason")
+    with transaction.atomic():
+        locked = Convention.objects.select_for_update().get(pk=convention.pk)
+        blocker = amendment_draft_blocker(convention=locked)
+        if blocker:
+            raise GrantError(blocker)
+        effective = grant_effective_snapshot(convention=locked)
+        recomputed = amendment_lines_recompute(application=application, effective=effective)
+        if _unchanged(effective["lines"], recomputed["lines"]):
+            raise GrantError(
+                "Aucun ESSMS n'a quitté ni rejoint la grappe depuis la convention ou son dernier "
+                "avenant : un avenant ne changerait rien."
+            )
+        number = _number(decision=locked.decision, kind="amendment")
+        snapshot = _snapshot_build(
+            convention=locked,
+            effective=effective,
+            recomputed=recomputed,
+            number=number,
+            reason=reason,
+        )
+        amendment = Amendment.objects.create(
+            convention=locked,
+            number=number,
+            reason=reason,
+            snapshot=snapshot,
+            snapshot_sha256=snapshot_fingerprint(snapshot),
+            drafted_by=by,
+            drafted_at=timezone.now(),
+        )
+        grant_log_append(
+            application=application,
+            event="amendment_drafted",
+            by=by,
+            detail=f"Avenant {number} préparé : {len(recomputed['left'])} ESSMS sorti(s), "
+            f"{len(recomputed['joined'])} entré(s), total {snapshot['before']['total']} € → "
+            f"{snapshot['total']} € ({amendment.snapshot_sha256}).",
+        )
+    return amendment
+
+
+def amendment_validate(*, amendment: Amendment, by: User) -> Amendment:
+    """Validate (four eyes): the amendment's lines become the grant's; a *titre de recette* is
+    issued in the same transaction when the first tranche ordered now exceeds what is due."""
+    convention = amendment.convention
+    application = convention.decision.application
+    require_allowed(can_validate_amendment(by, application, drafted_by_id=amendment.drafted_by_id))
+    with transaction.atomic():
+        locked_convention = Convention.objects.select_for_update().get(pk=convention.pk)
+        locked = Amendment.objects.select_for_update().get(pk=amendment.pk)
+        if locked.status != Amendment.Status.DRAFTED:
+            raise GrantError("Cet avenant n'est plus en attente de validation.")
+        blocker = amendment_blocker(convention=locked_convention)
+        if blocker:
+            raise GrantError(blocker)
+        snapshot = locked.snapshot
+        effective = grant_effective_snapshot(convention=locked_convention)
+        schedule = amendment_schedule_effect(
+            convention=locked_convention, total=int(snapshot["total"])
+        )
+        # The letter states the effect on the orders: it must still be true.
+        if (
+            snapshot_fingerprint(effective) != snapshot["before"]["sha256"]
+            or schedule != snapshot["schedule"]
+        ):
+            raise GrantError(
+                "Les montants ou les ordres ont changé depuis la préparation de l'avenant : "
+                "annulez-le et préparez-en un nouveau."
+            )
+        locked.status = Amendment.Status.VALIDATED
+        locked.validated_by = by
+        locked.validated_at = timezone.now()
+        locked.save(update_fields=["status", "validated_by", "validated_at"])
+        grant_log_append(
+            application=application,
+            event="amendment_validated",
+            by=by,
+            detail=f"Avenant {locked.number} validé : montant de la subvention "
+            f"{snapshot['before']['total']} € → {snapshot['total']} €.",
+        )
+        if schedule["recovery"]:
+            payment_order_issue(
+                convention=locked_convention,
+                kind=PaymentOrder.Kind.RECOVERY,
+                amount=schedule["recovery"],
+                bank=bank_details_active(application),
+                by=by,
+                reasons=[
+                    f"Avenant {locked.number} : la première tranche due passe à "
+                    f"{schedule['first_due']} € ; {schedule['first_ordered']} € ordonnancés"
+                    + (
+                        f", {schedule['recovered_before']} € déjà repris"
+                        if schedule["recovered_before"]
+                        else ""
+                    )
+                    + f" : {schedule['recovery']} € à reverser."
+                ],
+            )
+    return locked
+
+
+def amendment_cancel(*, amendment: Amendment, by: User) -> Amendment:
+    """Whoever prepared the amendment withdraws it before its validation."""
+    application = amendment.convention.decision.application
+    require_allowed(can_cancel_amendment(by, application, drafted_by_id=amendment.drafted_by_id))
+    with transaction.atomic():
+        locked = Amendment.objects.select_for_update().get(pk=amendment.pk)
+        if locked.status != Amendment.Status.DRAFTED:
+            raise GrantError("Seul un avenant en préparation peut être annulé.")
+        locked.status = Amendment.Status.CANCELLED
+        locked.cancelled_at = timezone.now()
+        locked.save(update_fields=["status", "cancelled_at"])
+        grant_log_append(
+            application=application,
+            event="amendment_cancelled",
+            by=by,
+            detail=f"Avenant {locked.number} annulé.",
+        )
+    return locked
