@@ -17,6 +17,7 @@ from grappes.admin import GrappeAdmin
 from grappes.models import Grappe
 
 from . import models, workflow
+from .campaigns import campaign_create, campaign_segur_exempt_defaults
 from .instruction.services import call_default_grid
 
 
@@ -56,12 +57,48 @@ class CampaignAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("Ségur", {"fields": ("segur_required_from_year", "segur_exempt_items")}),
+        (
+            "Ségur",
+            {
+                "fields": ("segur_required_from_year", "segur_exempt_items"),
+                "description": "Les devis appliquent les items exemptés de la campagne. Une "
+                "nouvelle campagne reprend ceux de la campagne précédente (ou, pour la "
+                "première, les catégories CASF « exemptées par défaut ») si aucun n'est choisi.",
+            },
+        ),
         (
             "Versement",
             {"fields": ("first_tranche_percent", "funding_source", "national_funding_source")},
         ),
     )
+
+    def get_changeform_initial_data(self, request: HttpRequest) -> dict[str, str | list[str]]:
+        """A new campaign's form shows the exempt items it would get if none were chosen (those
+        of the latest campaign, or the default categories)."""
+        initial = super().get_changeform_initial_data(request)
+        defaults = campaign_segur_exempt_defaults(year=None).values_list("pk", flat=True)
+        initial.setdefault("segur_exempt_items", [str(pk) for pk in defaults])
+        return initial
+
+    def save_model(
+        self, request: HttpRequest, obj: models.Campaign, form: object, change: bool
+    ) -> None:
+        """A new campaign goes through ``campaign_create`` (its exempt items default to the
+        previous campaign's); an edit saves as usual."""
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        chosen = form.cleaned_data.get("segur_exempt_items")  # type: ignore[attr-defined]
+        campaign_create(campaign=obj, segur_exempt_items=chosen)
+
+    def save_related(
+        self, request: HttpRequest, form: object, formsets: object, change: bool
+    ) -> None:
+        if not change:
+            # ``campaign_create`` (save_model) set the exempt items; the form would set them
+            # again from the raw choice, an empty one included.
+            form.cleaned_data["segur_exempt_items"] = form.instance.segur_exempt_items.all()  # type: ignore[attr-defined]
+        super().save_related(request, form, formsets, change)  # type: ignore[arg-type]
 
 
 class ScoringCriterionInline(admin.TabularInline):

@@ -462,7 +462,9 @@ class Attachment(models.Model):
     """A file of a dossier, stored privately and served by a permission-checked view."""
 
     class Kind(models.TextChoices):
-        CONVENTION = "convention", "Convention de grappe"
+        # The grappe's founding document, whatever its legal form (workflow.missing_attachments
+        # names the one of the declared form); the value predates the legal form.
+        CONVENTION = "convention", "Acte fondateur de la grappe (convention, statuts)"
         QUOTE = "quote", "Devis"
         SHARE_PROOF = "share_proof", "Justificatif de part éligible"
         COMPLEMENT = "complement", "Complément"

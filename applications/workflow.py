@@ -157,17 +157,28 @@ Guard = Callable[["Application", "User", TransitionContext], str | None]
 
 # Attachments every submission needs, submit and resubmit alike: {kind: French phrase}. A share
 # proof is required besides for every ESSMS whose eligible share is below 1 (missing_attachments).
+# The "convention" kind is the grappe's founding document: its phrase is the one of the grappe's
+# declared legal form (``Grappe.founding_document``: convention constitutive du GCSMS, statuts,
+# convention de grappe); the one below is the default form's.
+FOUNDING_DOCUMENT_KIND = "convention"
 REQUIRED_ATTACHMENTS = {
-    "convention": "la convention de grappe signée",
+    FOUNDING_DOCUMENT_KIND: "la convention de grappe signée",
     "quote": "au moins un devis",
 }
+
+
+def required_attachments_of(*, application: Application) -> dict[str, str]:
+    """The attachment kinds every submission of this dossier needs, with their French phrase:
+    the founding document named for the grappe's legal form, and a quote."""
+    return {**REQUIRED_ATTACHMENTS, FOUNDING_DOCUMENT_KIND: application.grappe.founding_document}
 
 
 def missing_attachments(*, application: Application) -> list[str]:
     """The required attachments the dossier lacks, as French phrases: the submit guard refuses
     while any is missing, and the dossier page lists them ("Pièces manquantes")."""
     present = set(application.attachments.values_list("kind", flat=True))
-    missing = [label for kind, label in REQUIRED_ATTACHMENTS.items() if kind not in present]
+    required = required_attachments_of(application=application)
+    missing = [label for kind, label in required.items() if kind not in present]
     proofs = set(
         application.attachments.filter(kind="share_proof").values_list("membership_id", flat=True)
     )

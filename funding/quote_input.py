@@ -39,7 +39,9 @@ CALL_REQUIRED = frozenset({"scope", "year"})
 CALL_OPTIONAL = frozenset({"region"})
 GESTIONNAIRE_REQUIRED = frozenset({"finess", "essms_count"})
 STRUCTURE_REQUIRED = frozenset({"finess", "category", "department", "gestionnaire", "project"})
-STRUCTURE_OPTIONAL = frozenset({"segur_referenced", "eligible_share"})
+STRUCTURE_OPTIONAL = frozenset(
+    {"segur_referenced", "eligible_share", "segur_hospital_referenced", "ght"}
+)
 REQUESTS_OPTIONAL = frozenset({"hardware", "procurement", "steering"})
 
 
@@ -201,7 +203,8 @@ def _gestionnaire(value: object, path: str) -> GestionnaireInput:
 
 
 def _structure(value: object, path: str) -> StructureInput:
-    """One entry of ``structures``; Ségur defaults to false and the share to 1."""
+    """One entry of ``structures``; Ségur (both corridors) defaults to false, the share to 1
+    and the GHT to none ("")."""
     data = _object(value, path, required=STRUCTURE_REQUIRED, optional=STRUCTURE_OPTIONAL)
     return StructureInput(
         finess=_string(data["finess"], f"{path}.finess"),
@@ -211,6 +214,10 @@ def _structure(value: object, path: str) -> StructureInput:
         project=_string(data["project"], f"{path}.project"),
         segur_referenced=_boolean(data.get("segur_referenced", False), f"{path}.segur_referenced"),
         eligible_share=_share(data.get("eligible_share", 1), f"{path}.eligible_share"),
+        segur_hospital_referenced=_boolean(
+            data.get("segur_hospital_referenced", False), f"{path}.segur_hospital_referenced"
+        ),
+        ght=_string(data.get("ght", ""), f"{path}.ght"),
     )
 
 

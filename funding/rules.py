@@ -111,8 +111,12 @@ class StructureInput:
     department: str
     gestionnaire: str
     project: str  # "acquisition" | "upgrade"
-    segur_referenced: bool = False
+    segur_referenced: bool = False  # Ségur corridor of social and medico-social solutions
     eligible_share: Decimal = Decimal(1)
+    # The GHT exception (domain.md §5b): a solution referenced in the Ségur hospital corridor
+    # counts for an ESSMS attached to a GHT (``ght``: the GHT's name, "" when none).
+    segur_hospital_referenced: bool = False
+    ght: str = ""
 
 
 @dataclass(frozen=True)
@@ -309,21 +313,35 @@ def check_already_funded(structure: StructureInput, context: StructureContext) -
     )
 
 
-def check_segur(structure: StructureInput, context: StructureContext) -> Issue | None:
-    """SEGUR_REQUIRED: from the Ségur year, a referenced solution unless the item is exempt.
+def segur_applies(structure: StructureInput, context: StructureContext) -> bool:
+    """Whether the Ségur requirement asks this ESSMS for a solution of the medico-social
+    corridor it does not have: from the campaign's Ségur year, unless its CASF item is exempt.
 
     An ESSMS whose category maps to no CASF item already fails CATEGORY_NOT_ELIGIBLE; its
-    exemption cannot be known, so it is not reported twice.
+    exemption cannot be known, so the requirement is not reported for it.
     """
     parameters = context.parameters
     item = context.referential.categories.get(structure.category)
-    if (
+    return not (
         context.call.year < parameters.segur_required_from_year
         or structure.segur_referenced
         or item is None
         or item in parameters.segur_exempt_items
-    ):
+    )
+
+
+def ght_exception_applies(structure: StructureInput) -> bool:
+    """The GHT exception (seed 000, domain.md §5b): an ESSMS attached to a GHT may use a DUI
+    referenced in the Ségur hospital corridor instead of the medico-social one."""
+    return bool(structure.ght) and structure.segur_hospital_referenced
+
+
+def check_segur(structure: StructureInput, context: StructureContext) -> Issue | None:
+    """SEGUR_REQUIRED: from the Ségur year, a referenced solution unless the item is exempt,
+    or unless the GHT exception applies (then :func:`ght_exception_note` explains it)."""
+    if not segur_applies(structure, context) or ght_exception_applies(structure):
         return None
+    parameters = context.parameters
     return Issue(
         "SEGUR_REQUIRED",
         f"Depuis {parameters.segur_required_from_year}, la solution de dossier usager"
@@ -362,6 +380,26 @@ def check_share(structure: StructureInput, context: StructureContext) -> Issue |
     )
 
 
+def ght_exception_note(structure: StructureInput, context: StructureContext) -> Issue | None:
+    """GHT_HOSPITAL_CORRIDOR (a warning): the Ségur requirement is met through the GHT
+    exception. Said, not silent, because the exception holds only if the solution meets the
+    medico-social requirements, which the ARS checks."""
+    if not (segur_applies(structure, context) and ght_exception_applies(structure)):
+        return None
+    return Issue(
+        "GHT_HOSPITAL_CORRIDOR",
+        "Cet établissement est rattaché au groupement hospitalier de territoire"
+        f" « {structure.ght} » : sa solution, référencée Ségur dans le couloir hospitalier, est"
+        " acceptée à la place d'une solution du couloir médico-social (exception GHT), à"
+        " condition qu'elle réponde aux exigences médico-sociales.",
+        structure.finess,
+    )
+
+
+# Explanations of one ESSMS line that never block (warnings), in the order they are shown.
+STRUCTURE_NOTES: tuple[StructureRule, ...] = (ght_exception_note,)
+
+
 # Order of the checks = order of the messages shown for one ESSMS.
 STRUCTURE_RULES: tuple[StructureRule, ...] = (
     check_finess,
@@ -397,6 +435,17 @@ def structure_errors(
     if duplicate:
         return [duplicate_issue(structure)]
     found = (rule(structure, context) for rule in STRUCTURE_RULES)
+    return [issue for issue in found if issue is not None]
+
+
+def structure_warnings(
+    structure: StructureInput, *, duplicate: bool, context: StructureContext
+) -> list[Issue]:
+    """Non-blocking explanations of one ESSMS line (none for a repeated FINESS: its first
+    occurrence carries them)."""
+    if duplicate:
+        return []
+    found = (note(structure, context) for note in STRUCTURE_NOTES)
     return [issue for issue in found if issue is not None]
 
 
@@ -439,8 +488,8 @@ def structure_line(
 
 def structure_lines(
     request: QuoteRequest, *, parameters: CampaignParameters, referential: Referential
-) -> tuple[list[StructureLine], list[Issue]]:
-    """Per-ESSMS lines and their errors, in the order of the grappe's list."""
+) -> tuple[list[StructureLine], list[Issue], list[Issue]]:
+    """Per-ESSMS lines, their errors and their warnings, in the order of the grappe's list."""
     context = StructureContext(
         call=request.call,
         parameters=parameters,
@@ -451,11 +500,14 @@ def structure_lines(
     repeated = later_occurrences(request.structures)
     lines: list[StructureLine] = []
     errors: list[Issue] = []
+    warnings: list[Issue] = []
     for position, structure in enumerate(request.structures):
-        issues = structure_errors(structure, duplicate=position in repeated, context=context)
+        duplicate = position in repeated
+        issues = structure_errors(structure, duplicate=duplicate, context=context)
         lines.append(structure_line(structure, errors=issues, context=context))
         errors.extend(issues)
-    return lines, errors
+        warnings.extend(structure_warnings(structure, duplicate=duplicate, context=context))
+    return lines, errors, warnings
 
 
 # --------------------------------------------------------------------------------------------
@@ -738,15 +790,18 @@ def compute_quote(
     """Compute the funding quote of a grappe's application.
 
     Errors block (``eligible`` is False); warnings never do. Errors come in this order: ESSMS
-    lines, hardware, procurement, steering, then the grappe's size and region.
+    lines, hardware, procurement, steering, then the grappe's size and region; warnings in the
+    same order (ESSMS lines, then the supports).
     """
-    lines, errors = structure_lines(request, parameters=parameters, referential=referential)
+    lines, errors, warnings = structure_lines(
+        request, parameters=parameters, referential=referential
+    )
     hardware = hardware_grants(request, parameters=parameters)
     procurement = procurement_grant(request, parameters=parameters)
     steering = steering_grant(request, parameters=parameters)
     grants = [*hardware.values(), procurement, steering]
     errors += [issue for grant in grants for issue in grant.errors]
-    warnings = [issue for grant in grants for issue in grant.warnings]
+    warnings += [issue for grant in grants for issue in grant.warnings]
 
     count = essms_count(request.structures)
     region = grappe_region(request.structures, referential)

@@ -121,6 +121,8 @@ def quote_request_for(*, application: Any) -> QuoteRequest:
             project=m.project_type,
             segur_referenced=bool(m.solution and m.solution.segur_referenced),
             eligible_share=Decimal(m.eligible_share),
+            segur_hospital_referenced=bool(m.solution and m.solution.segur_hospital_referenced),
+            ght=m.structure.ght,
         )
         for m in memberships
     )
@@ -231,10 +233,23 @@ def quote_requests_for(*, applications: Iterable[Any]) -> dict[int, QuoteRequest
             "project_type",
             "solution__segur_referenced",
             "eligible_share",
+            "solution__segur_hospital_referenced",
+            "structure__ght",
         )
         .order_by("grappe_id", "id")
     )
-    for grappe_id, finess, category, department, gestionnaire, project, segur, share in rows:
+    for (
+        grappe_id,
+        finess,
+        category,
+        department,
+        gestionnaire,
+        project,
+        segur,
+        share,
+        segur_hospital,
+        ght,
+    ) in rows:
         structures[grappe_id].append(
             StructureInput(
                 finess=finess,
@@ -244,6 +259,8 @@ def quote_requests_for(*, applications: Iterable[Any]) -> dict[int, QuoteRequest
                 project=project,
                 segur_referenced=bool(segur),
                 eligible_share=Decimal(share),
+                segur_hospital_referenced=bool(segur_hospital),
+                ght=ght,
             )
         )
 

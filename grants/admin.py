@@ -1,5 +1,7 @@
 """Admin of the follow-up: campaign parameters, usage indicators (thresholds "à confirmer"
-until checked), exemptions and measurements (read-mostly: the ARS checks them in the portal)."""
+until checked), exemptions and measurements (read-mostly: the ARS checks them in the portal);
+conventions, amendments, payment orders, batches and the grant log read only — they change
+through the services (numbering, hashes, the log), never by hand."""
 
 from __future__ import annotations
 
@@ -13,10 +15,15 @@ from applications.models import Campaign
 
 from .indicators import indicators_ensure_defaults
 from .models import (
+    Amendment,
+    Convention,
     FollowUpParameters,
+    GrantLog,
     IndicatorExemption,
     Measurement,
     MeasurementImport,
+    PaymentBatch,
+    PaymentOrder,
     UsageIndicator,
 )
 
@@ -78,3 +85,51 @@ class MeasurementImportAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Numbered, hashed or logged records: support staff may read them, nobody edits them here
+    (an edit would bypass the log and break the hash chain)."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Convention)
+class ConventionAdmin(ReadOnlyAdmin):
+    list_display = ("number", "status", "drafted_at", "signed_at", "countersigned_at")
+    list_filter = ("status",)
+    search_fields = ("number",)
+
+
+@admin.register(Amendment)
+class AmendmentAdmin(ReadOnlyAdmin):
+    list_display = ("number", "convention", "status", "drafted_at", "validated_at")
+    list_filter = ("status",)
+    search_fields = ("number", "convention__number")
+
+
+@admin.register(PaymentOrder)
+class PaymentOrderAdmin(ReadOnlyAdmin):
+    list_display = ("number", "kind", "amount", "beneficiary", "status", "issued_at", "paid_on")
+    list_filter = ("kind", "status")
+    search_fields = ("number", "beneficiary", "siret")
+
+
+@admin.register(PaymentBatch)
+class PaymentBatchAdmin(ReadOnlyAdmin):
+    list_display = ("number", "campaign", "region_key", "order_count", "total", "created_at")
+    search_fields = ("number",)
+
+
+@admin.register(GrantLog)
+class GrantLogAdmin(ReadOnlyAdmin):
+    list_display = ("application", "event", "actor_email", "created_at")
+    list_filter = ("event",)
+    search_fields = ("application__id", "actor_email")

@@ -36,12 +36,12 @@ from funding.rules import StructureLine, tranches
 from funding.services import campaign_parameters, quote_for
 from grappes.models import GrappeMembership, ProjectType
 
-from .models import Amendment, Convention, FollowUpParameters, GrantLog, PaymentOrder
+from .models import Amendment, Convention, FollowUpParameters, PaymentOrder
 from .permissions import (
-    SETTLEMENT_EVENT,
     can_cancel_amendment,
     can_draft_amendment,
     can_validate_amendment,
+    settlement_computed,
 )
 from .selectors import grant_effective_snapshot
 from .services import (
@@ -189,12 +189,7 @@ def amendment_blocker(*, convention: Convention) -> str | None:
             "Un avenant modifie une convention signée par les deux parties : la convention "
             "n'est pas encore contresignée."
         )
-    if (
-        PaymentOrder.objects.filter(convention=convention, kind=PaymentOrder.Kind.SECOND).exists()
-        or GrantLog.objects.filter(
-            application_id=convention.decision.application_id, event=SETTLEMENT_EVENT
-        ).exists()
-    ):
+    if settlement_computed(convention):
         return (
             "La seconde tranche est déjà calculée : la convention ne peut plus être modifiée "
             "par avenant."

@@ -18,6 +18,17 @@ from .models import Convention, GrantLog, PaymentOrder
 SETTLEMENT_EVENT = "settlement_computed"
 
 
+def settlement_computed(convention: Convention) -> bool:
+    """Whether the second tranche of ``convention`` was computed, whatever it gave (its order
+    issued, a recovery, or nothing due): it is computed once."""
+    return (
+        PaymentOrder.objects.filter(convention=convention, kind=PaymentOrder.Kind.SECOND).exists()
+        or GrantLog.objects.filter(
+            application_id=convention.decision.application_id, event=SETTLEMENT_EVENT
+        ).exists()
+    )
+
+
 def can_follow_up(user: User, application: Application) -> bool:
     """ARS agents of the regional call's region; CNSA agents for the national call."""
     call: Call = application.call
@@ -36,6 +47,33 @@ def can_sign_convention(user: User, application: Application) -> bool:
 def can_enter_bank_details(user: User, application: Application) -> bool:
     """The porteur's confirmed members enter the bank details."""
     return can_sign_convention(user, application)
+
+
+def measurement_declare_blocker(*, application: Application) -> str | None:
+    """Why no measurement may be declared on the grant now (French), or None: the targets run
+    from the countersignature of the convention until the second tranche is settled (a value
+    declared afterwards could no longer count); a closed grant takes none."""
+    convention = Convention.objects.filter(decision__application=application).first()
+    if convention is None or convention.status in (
+        Convention.Status.DRAFTED,
+        Convention.Status.SIGNED,
+    ):
+        return "Les mesures se déclarent une fois la convention signée par les deux parties."
+    if convention.status == Convention.Status.CLOSED:
+        return "Le dossier est soldé : il ne reçoit plus de mesure."
+    if settlement_computed(convention):
+        return "La seconde tranche est calculée : le dossier ne reçoit plus de mesure."
+    return None
+
+
+def can_declare_measurement(user: User, application: Application) -> bool:
+    """Who signs the convention (the porteur's confirmed members) declares the usage
+    measurements of the funded ESSMS, while the grant takes them
+    (``measurement_declare_blocker``)."""
+    return (
+        can_sign_convention(user, application)
+        and measurement_declare_blocker(application=application) is None
+    )
 
 
 def can_draft_amendment(user: User, application: Application) -> bool:
@@ -68,13 +106,7 @@ def grant_close_blocker(*, convention: Convention) -> str | None:
     if convention.status != Convention.Status.COUNTERSIGNED:
         return "La convention n'est pas encore signée par les deux parties."
     orders = PaymentOrder.objects.filter(convention=convention)
-    settled = (
-        orders.filter(kind=PaymentOrder.Kind.SECOND).exists()
-        or GrantLog.objects.filter(
-            application_id=convention.decision.application_id, event=SETTLEMENT_EVENT
-        ).exists()
-    )
-    if not settled:
+    if not settlement_computed(convention):
         return "La seconde tranche n'est pas encore calculée."
     unpaid = list(
         orders.exclude(status=PaymentOrder.Status.PAID)

@@ -41,7 +41,7 @@ from .models import (
     PaymentOrder,
     UsageIndicator,
 )
-from .permissions import can_follow_up
+from .permissions import SETTLEMENT_EVENT, can_follow_up, settlement_computed
 from .selectors import grant_effective_snapshot, grant_lines_left_by_amendment
 from .services import (
     GrantError,
@@ -235,7 +235,9 @@ def second_tranche_settle(*, convention: Convention, by: User) -> PaymentOrder |
         locked = Convention.objects.select_for_update().get(pk=convention.pk)
         if locked.status != Convention.Status.COUNTERSIGNED:
             raise GrantError("La convention n'est pas encore signée par les deux parties.")
-        if PaymentOrder.objects.filter(convention=locked, kind=PaymentOrder.Kind.SECOND).exists():
+        # Once, whatever it gave: a second run after a recovery or nothing due would only
+        # log the same computation again.
+        if settlement_computed(locked):
             raise GrantError("La seconde tranche de cette convention est déjà calculée.")
         result = compute_settlement(settlement_request_for(convention=locked))
         reasons = [reason.message for reason in result.reasons] + [
@@ -243,7 +245,7 @@ def second_tranche_settle(*, convention: Convention, by: User) -> PaymentOrder |
         ]
         grant_log_append(
             application=application,
-            event="settlement_computed",
+            event=SETTLEMENT_EVENT,
             by=by,
             detail=f"Dû {result.due} €, versé {result.paid} € : seconde tranche "
             f"{result.second_tranche} €, reversement {result.recovery} €.",

@@ -69,16 +69,37 @@ class StructureAdmin(admin.ModelAdmin):
         "closed",
         "source",
     )
-    list_filter = ("eligible", "closed", "source", "category__casf_item", "departement__region")
-    search_fields = ("finess", "name", "siret", "organisation__finess", "organisation__name")
+    list_filter = (
+        "eligible",
+        "closed",
+        "source",
+        "category__casf_item",
+        "departement__region",
+        ("ght", admin.EmptyFieldListFilter),
+    )
+    search_fields = (
+        "finess",
+        "name",
+        "siret",
+        "organisation__finess",
+        "organisation__name",
+        "ght",
+    )
     autocomplete_fields = ("organisation", "category", "departement")
     list_select_related = ("category", "departement", "organisation")
 
 
 @admin.register(models.DuiSolution)
 class DuiSolutionAdmin(admin.ModelAdmin):
-    list_display = ("editor", "product", "segur_referenced", "segur_reference", "active")
-    list_filter = ("segur_referenced", "active")
+    list_display = (
+        "editor",
+        "product",
+        "segur_referenced",
+        "segur_hospital_referenced",
+        "segur_reference",
+        "active",
+    )
+    list_filter = ("segur_referenced", "segur_hospital_referenced", "active")
     search_fields = ("editor", "product", "segur_reference")
 
 
@@ -96,9 +117,9 @@ class GrappeMembershipInline(admin.TabularInline):
 
 @admin.register(models.Grappe)
 class GrappeAdmin(admin.ModelAdmin):
-    list_display = ("name", "porteur", "created_at")
+    list_display = ("name", "porteur", "legal_form", "created_at")
     search_fields = ("name", "porteur__name", "porteur__finess")
-    list_filter = ("porteur__departement__region",)
+    list_filter = ("legal_form", "porteur__departement__region")
     autocomplete_fields = ("porteur", "created_by")
     inlines = (GrappeOrganisationInline, GrappeMembershipInline)
 

@@ -18,6 +18,7 @@ from .forms import (
     GrappeForm,
     InviteForm,
     JoinOrganisationForm,
+    LegalFormForm,
     MembershipForm,
     StructureAddForm,
 )
@@ -142,8 +143,12 @@ def grappe_detail(request: HttpRequest, pk: int) -> HttpResponse:
         request.POST if request.POST.get("form") == "membership" else None, structures=available
     )
     invite_form = InviteForm(request.POST if request.POST.get("form") == "invite" else None)
+    legal_form_form = LegalFormForm(
+        request.POST if request.POST.get("form") == "legal_form" else None,
+        initial={"legal_form": grappe.legal_form},
+    )
     if request.method == "POST":
-        response = _grappe_post(request, grappe, membership_form, invite_form)
+        response = _grappe_post(request, grappe, membership_form, invite_form, legal_form_form)
         if response is not None:
             return response
     memberships = grappe.memberships.select_related(
@@ -168,6 +173,8 @@ def grappe_detail(request: HttpRequest, pk: int) -> HttpResponse:
             ],
             "membership_form": membership_form,
             "invite_form": invite_form,
+            "legal_form_form": legal_form_form,
+            "can_edit_grappe": permissions.can_edit_grappe(user, grappe),
             "can_add_membership": permissions.can_add_membership(user, grappe),
             "can_invite": permissions.can_invite(user, grappe),
             "can_decide_joins": permissions.can_decide_join_request(user, grappe),
@@ -192,6 +199,7 @@ def _grappe_post(
     grappe: Grappe,
     membership_form: MembershipForm,
     invite_form: InviteForm,
+    legal_form_form: LegalFormForm,
 ) -> HttpResponse | None:
     """Handle one of the grappe page's forms; None re-renders the page with its errors. The
     services check who may act (grappes.permissions)."""
@@ -212,6 +220,15 @@ def _grappe_post(
             warning = segur_warning(structure=data["structure"], solution=data["solution"])
             if warning:
                 messages.warning(request, warning)
+        elif kind == "legal_form" and legal_form_form.is_valid():
+            updated = services.grappe_legal_form_set(
+                grappe=grappe, legal_form=legal_form_form.cleaned_data["legal_form"], by=user
+            )
+            messages.success(
+                request,
+                f"Forme juridique enregistrée : {updated.get_legal_form_display()}. Pièce "
+                f"obligatoire du dossier : {updated.founding_document}.",
+            )
         elif kind == "invite" and invite_form.is_valid():
             services.grappe_invite(grappe=grappe, email=invite_form.cleaned_data["email"], by=user)
             messages.success(request, f"Invitation envoyée à {invite_form.cleaned_data['email']}.")
@@ -226,7 +243,11 @@ def _grappe_post(
         else:
             return None
     except services.ServiceError as error:
-        _form_error(membership_form if kind == "membership" else invite_form, error)
+        if kind == "legal_form":
+            # Said as a message: the form is not on the page of who may not change the form.
+            messages.error(request, error.message)
+        else:
+            _form_error(membership_form if kind == "membership" else invite_form, error)
         return None
     return redirect("organisations:grappe", pk=grappe.pk)
 

@@ -6,8 +6,21 @@ from decimal import Decimal
 
 from django import forms
 
-from .models import Departement, DuiSolution, FinessCategory, Organisation, ProjectType, Structure
+from .models import (
+    Departement,
+    DuiSolution,
+    FinessCategory,
+    LegalForm,
+    Organisation,
+    ProjectType,
+    Structure,
+)
 from .segur import segur_policy
+
+LEGAL_FORM_HELP = (
+    "Son acte fondateur est une pièce obligatoire du dossier : la convention constitutive du "
+    "GCSMS, les statuts du groupement ou la convention de grappe signée."
+)
 
 
 class JoinOrganisationForm(forms.Form):
@@ -36,11 +49,29 @@ class StructureAddForm(forms.Form):
 
 class GrappeForm(forms.Form):
     name = forms.CharField(label="Nom de la grappe", max_length=255)
+    legal_form = forms.ChoiceField(
+        label="Forme juridique de la grappe",
+        choices=LegalForm.choices,
+        widget=forms.RadioSelect,
+        initial=LegalForm.CONVENTION,
+        help_text=LEGAL_FORM_HELP,
+    )
     description = forms.CharField(
         label="Description du projet",
         widget=forms.Textarea(attrs={"rows": 4}),
         required=False,
         max_length=5000,
+    )
+
+
+class LegalFormForm(forms.Form):
+    """The grappe's legal form, changed by its porteur while the grappe is not locked."""
+
+    legal_form = forms.ChoiceField(
+        label="Forme juridique de la grappe",
+        choices=LegalForm.choices,
+        widget=forms.RadioSelect,
+        help_text=LEGAL_FORM_HELP,
     )
 
 
@@ -86,8 +117,9 @@ class MembershipForm(forms.Form):
         since = f"Depuis la campagne {policy.required_from_year}" if policy else "Depuis 2023"
         self.fields["solution"].help_text = (
             f"{since}, un établissement n'est financé qu'avec une solution référencée Ségur "
-            "(sauf AHI et protection juridique) : une solution « non référencée Ségur », ou "
-            "aucune, bloquera le dépôt du dossier de la grappe."
+            "(sauf AHI et protection juridique ; un établissement rattaché à un GHT peut "
+            "utiliser une solution du couloir hospitalier) : une solution « non référencée "
+            "Ségur », ou aucune, bloquera le dépôt du dossier de la grappe."
         )
 
     def share(self) -> Decimal:

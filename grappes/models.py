@@ -63,10 +63,15 @@ class CasfCategory(models.Model):
     code = models.CharField("item", max_length=4, primary_key=True)
     number = models.PositiveSmallIntegerField("numéro", unique=True)
     label = models.CharField("libellé", max_length=255)
+    # A default, not the rule: quotes read the exemptions of the dossier's campaign
+    # (``Campaign.segur_exempt_items``); this flag only seeds the first campaign created
+    # (``applications.campaigns.campaign_segur_exempt_defaults``).
     segur_exempt = models.BooleanField(
-        "exempté de l'exigence Ségur",
+        "exempté par défaut pour une nouvelle campagne",
         default=False,
-        help_text="AHI (8°) et protection juridique (14°, 15°) par défaut.",
+        help_text="Exemption de l'exigence Ségur proposée à la première campagne créée (les "
+        "suivantes reprennent celles de la campagne précédente) : AHI (8°) et protection "
+        "juridique (14°, 15°) par défaut. Les devis appliquent les exemptions de la campagne.",
     )
 
     class Meta:
@@ -243,6 +248,16 @@ class Structure(models.Model):
         "Y Lambert 93", max_digits=12, decimal_places=2, null=True, blank=True
     )
     opened_on = models.DateField("ouvert le", null=True, blank=True)
+    # Not in the FINESS extract: set in the admin by the programme team, on evidence, because
+    # it lifts a blocking funding check (the GHT exception, domain.md §5b). Empty: no GHT.
+    ght = models.CharField(
+        "groupement hospitalier de territoire (GHT)",
+        max_length=200,
+        blank=True,
+        help_text="Nom du GHT auquel l'établissement est rattaché, vide sinon. Un établissement "
+        "rattaché à un GHT peut utiliser une solution DUI référencée Ségur dans le couloir "
+        "hospitalier. Absent de l'extrait FINESS : renseigné par l'équipe du programme.",
+    )
     finess_updated_on = models.DateField("mise à jour FINESS", null=True, blank=True)
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
@@ -258,11 +273,29 @@ class Structure(models.Model):
 
 
 class DuiSolution(models.Model):
-    """A DUI software solution, with its Ségur (SONS) referencing."""
+    """A DUI software solution, with its Ségur (SONS) referencing in each corridor.
+
+    ``segur_referenced`` is the social and medico-social corridor, the one the Ségur
+    requirement asks of an ESSMS (and the "SONS" of the usage exemptions).
+    ``segur_hospital_referenced`` is the hospital corridor, which only an ESSMS attached to a
+    GHT may use instead (the GHT exception, domain.md §5b). One fact per field: nothing is
+    derived from the other.
+    """
 
     editor = models.CharField("éditeur", max_length=200)
     product = models.CharField("solution", max_length=200)
-    segur_referenced = models.BooleanField("référencée Ségur", default=False)
+    segur_referenced = models.BooleanField(
+        "référencée Ségur (couloir médico-social)",
+        default=False,
+        help_text="Référencement Ségur (SONS) du couloir social et médico-social : celui "
+        "qu'exige le financement d'un ESSMS.",
+    )
+    segur_hospital_referenced = models.BooleanField(
+        "référencée Ségur (couloir hospitalier)",
+        default=False,
+        help_text="Acceptée pour un établissement rattaché à un GHT (exception GHT), s'il "
+        "répond aux exigences médico-sociales.",
+    )
     segur_reference = models.CharField("référence Ségur", max_length=100, blank=True)
     active = models.BooleanField("proposée aux porteurs", default=True)
 
@@ -275,14 +308,48 @@ class DuiSolution(models.Model):
         ]
 
     def __str__(self) -> str:
-        segur = "référencée Ségur" if self.segur_referenced else "non référencée Ségur"
-        return f"{self.editor} — {self.product} ({segur})"
+        return f"{self.editor} — {self.product} ({self.segur_label})"
+
+    @property
+    def segur_label(self) -> str:
+        """The solution's Ségur referencing in words, by corridor."""
+        if self.segur_referenced:
+            return "référencée Ségur"
+        if self.segur_hospital_referenced:
+            return "référencée Ségur, couloir hospitalier seulement"
+        return "non référencée Ségur"
+
+
+class LegalForm(models.TextChoices):
+    """The legal form of a grappe (seed 003, domain.md §5b); each has its founding document."""
+
+    GCSMS = "gcsms", "Groupement de coopération sociale ou médico-sociale (GCSMS)"
+    COOPERATION_GROUP = "cooperation_group", "Autre groupement de coopération"
+    CONVENTION = "convention", "Convention entre gestionnaires"
+
+
+# The founding document each legal form attaches to the dossier (its required attachment).
+FOUNDING_DOCUMENTS: dict[str, str] = {
+    LegalForm.GCSMS: "la convention constitutive du GCSMS",
+    LegalForm.COOPERATION_GROUP: "les statuts du groupement",
+    LegalForm.CONVENTION: "la convention de grappe signée",
+}
 
 
 class Grappe(models.Model):
     """A cluster of ESSMS led by a porteur organisation."""
 
     name = models.CharField("nom", max_length=255)
+    # Defaults to a convention: the founding document every dossier required before the form
+    # was declared (so existing grappes keep the attachment they already gave).
+    legal_form = models.CharField(
+        "forme juridique de la grappe",
+        max_length=20,
+        choices=LegalForm.choices,
+        default=LegalForm.CONVENTION,
+        help_text="Son acte fondateur est une pièce obligatoire du dossier : convention "
+        "constitutive du GCSMS, statuts du groupement ou convention de grappe.",
+    )
     porteur = models.ForeignKey(
         Organisation,
         verbose_name="porteur",
@@ -304,9 +371,21 @@ class Grappe(models.Model):
     class Meta:
         verbose_name = "grappe"
         ordering = ("name",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(legal_form__in=["gcsms", "cooperation_group", "convention"]),
+                name="grappe_legal_form_valid",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def founding_document(self) -> str:
+        """The founding document of the grappe's legal form, as a French phrase."""
+        # TextChoices members are str: the stored value finds its member's entry.
+        return FOUNDING_DOCUMENTS.get(self.legal_form, FOUNDING_DOCUMENTS[LegalForm.CONVENTION])
 
 
 class GrappeOrganisation(models.Model):

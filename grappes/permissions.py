@@ -120,6 +120,12 @@ def can_invite(user: User, grappe: Grappe) -> bool:
     return is_porteur_member(user, grappe) and not grappe_is_locked(grappe)
 
 
+def can_edit_grappe(user: User, grappe: Grappe) -> bool:
+    """Confirmed members of the porteur change what the grappe declares (its legal form), while
+    no dossier of the grappe is submitted."""
+    return is_porteur_member(user, grappe) and not grappe_is_locked(grappe)
+
+
 def can_decide_join_request(user: User, grappe: Grappe) -> bool:
     """Confirmed members of the porteur accept or decline join requests and forwarded
     invitations."""

@@ -45,6 +45,9 @@ def segur_warning(*, structure: Structure, solution: DuiSolution | None) -> str:
     """What choosing ``solution`` for ``structure`` means for its funding ("" when nothing)."""
     if solution is not None and solution.segur_referenced:
         return ""
+    # The GHT exception (funding.rules.ght_exception_applies): the quote explains it.
+    if solution is not None and structure.ght and solution.segur_hospital_referenced:
+        return ""
     category = structure.category
     item = category.casf_item if category is not None else None
     if item is None:  # not eligible at all: the category check says so, not this one
@@ -65,6 +68,7 @@ def segur_warning(*, structure: Structure, solution: DuiSolution | None) -> str:
     )
     return (
         f"{chosen} pour {structure.name} : {since}, un établissement n'est financé qu'avec une "
-        "solution référencée Ségur (sauf AHI et protection juridique). En l'état, il bloquera "
+        "solution référencée Ségur (sauf AHI et protection juridique ; un établissement rattaché "
+        "à un GHT peut utiliser une solution du couloir hospitalier). En l'état, il bloquera "
         "le dépôt du dossier de la grappe : choisissez une solution référencée ou retirez-le."
     )

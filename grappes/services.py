@@ -32,6 +32,7 @@ from .models import (
     GrappeJoinRequest,
     GrappeMembership,
     GrappeOrganisation,
+    LegalForm,
     Organisation,
     OrganisationMember,
     Structure,
@@ -167,20 +168,51 @@ def structure_add(
     )
 
 
+def _require_legal_form(legal_form: str) -> None:
+    """A legal form of the list (domain.md §5b): GCSMS, other cooperation group, convention."""
+    if legal_form not in LegalForm.values:
+        raise ServiceError("Choisissez la forme juridique de la grappe.", "legal_form")
+
+
 @transaction.atomic
-def grappe_create(*, porteur: Organisation, by: User, name: str, description: str = "") -> Grappe:
-    """Create a grappe led by ``porteur``; the porteur takes part and is confirmed."""
+def grappe_create(
+    *,
+    porteur: Organisation,
+    by: User,
+    name: str,
+    description: str = "",
+    legal_form: str = LegalForm.CONVENTION,
+) -> Grappe:
+    """Create a grappe led by ``porteur``, with its declared legal form; the porteur takes part
+    and is confirmed."""
     _require(
         permissions.can_create_grappe(by, porteur),
         "Seul un membre confirmé de l'organisme crée une grappe qu'il porte.",
     )
+    _require_legal_form(legal_form)
     grappe = Grappe.objects.create(
-        name=name, porteur=porteur, description=description, created_by=by
+        name=name, porteur=porteur, description=description, created_by=by, legal_form=legal_form
     )
     GrappeOrganisation.objects.create(
         grappe=grappe, organisation=porteur, confirmed_at=timezone.now(), confirmed_by=by
     )
     return grappe
+
+
+@transaction.atomic
+def grappe_legal_form_set(*, grappe: Grappe, legal_form: str, by: User) -> Grappe:
+    """Declare the grappe's legal form: its porteur, while no dossier of the grappe is
+    submitted (the founding document the dossier requires follows the form)."""
+    _require(
+        permissions.can_edit_grappe(by, grappe),
+        "Seul le porteur modifie la forme juridique de la grappe, tant que son dossier n'est "
+        "pas déposé.",
+    )
+    _require_legal_form(legal_form)
+    locked = Grappe.objects.select_for_update().get(pk=grappe.pk)
+    locked.legal_form = legal_form
+    locked.save(update_fields=["legal_form", "updated_at"])
+    return locked
 
 
 def grappe_invite(*, grappe: Grappe, email: str, by: User) -> GrappeInvitation:

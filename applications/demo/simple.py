@@ -51,6 +51,7 @@ from grappes.models import (
     GrappeInvitation,
     GrappeMembership,
     GrappeOrganisation,
+    LegalForm,
     Organisation,
     OrganisationMember,
     ProjectType,
@@ -325,6 +326,8 @@ def _base(accounts: dict[str, User]) -> None:
     grappe = Grappe.objects.create(
         name=DEMO_GRAPPE,
         porteur=horizon,
+        # A GCSMS: its dossier asks for the « convention constitutive du GCSMS ».
+        legal_form=LegalForm.GCSMS,
         description="Déploiement d'un DUI commun à 16 ESSMS de deux gestionnaires.",
         created_by=accounts["porteur@demo.esms.fr"],
     )
@@ -429,12 +432,28 @@ def _journey_structures(
     return [existing.get(row.finess, row) for row in rows]
 
 
+# The founding document each legal form attaches (workflow.missing_attachments asks for it).
+FOUNDING_FILES: dict[str, tuple[str, str]] = {
+    LegalForm.GCSMS: ("convention-constitutive-gcsms.pdf", "Convention constitutive du GCSMS"),
+    LegalForm.COOPERATION_GROUP: ("statuts-groupement.pdf", "Statuts du groupement"),
+    LegalForm.CONVENTION: ("convention-de-grappe.pdf", "Convention de grappe"),
+}
+
+
 def _journey_grappe(
-    *, name: str, porteur: Organisation, by: User, structures: list[Structure], description: str
+    *,
+    name: str,
+    porteur: Organisation,
+    by: User,
+    structures: list[Structure],
+    description: str,
+    legal_form: str = LegalForm.CONVENTION,
 ) -> Grappe:
     """A grappe led by ``porteur`` with its ESSMS, through ``grappes.services``."""
     solutions = list(DuiSolution.objects.filter(segur_referenced=True).order_by("pk"))
-    grappe = grappe_create(porteur=porteur, by=by, name=name, description=description)
+    grappe = grappe_create(
+        porteur=porteur, by=by, name=name, description=description, legal_form=legal_form
+    )
     for index, structure in enumerate(structures):
         grappe_membership_add(
             grappe=grappe,
@@ -462,8 +481,9 @@ def _journey_submitted(
         hardware={},
         expected_version=application.version,
     )
+    founding_file, founding_title = FOUNDING_FILES[grappe.legal_form]
     for kind, filename, title in (
-        ("convention", "convention-de-grappe.pdf", f"Convention de grappe — {grappe.name}"),
+        ("convention", founding_file, f"{founding_title} — {grappe.name}"),
         ("quote", "devis-editeur.pdf", f"Devis de l'éditeur — {grappe.name}"),
     ):
         attachment_add(
@@ -528,6 +548,7 @@ def _journey_notified(accounts: dict[str, User], notes: list[str]) -> None:
         by=porteur,
         structures=_journey_structures(horizon, 15, 200, ("75", "75", "92")),
         description="DUI commun aux établissements parisiens de l'association.",
+        legal_form=LegalForm.GCSMS,
     )
     application = _journey_submitted(
         grappe=grappe, call=_regional_call("11"), by=porteur, procurement=12_000, steering=60_000
@@ -593,6 +614,7 @@ def _journey_exceeding(accounts: dict[str, User], notes: list[str]) -> None:
         by=porteur,
         structures=_journey_structures(horizon, 40, 400, IDF_DEPARTEMENTS),
         description="DUI commun à quarante ESSMS de l'association dans toute l'Île-de-France.",
+        legal_form=LegalForm.COOPERATION_GROUP,
     )
     call = _regional_call("11")
     application = _journey_submitted(

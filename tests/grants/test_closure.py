@@ -89,6 +89,11 @@ def test_settlement_with_nothing_due_also_allows_closing(
     measure(grant, meeting=0)  # targets missed, nobody left: nothing to pay nor to recover
     assert "seconde tranche" in (grant_close_blocker(convention=convention) or "")
     assert second_tranche_settle(convention=convention, by=grant.valideur) is None
+    # Computed once, whatever it gave: a second run is refused and changes nothing.
+    before = db_state()
+    with pytest.raises(GrantError, match="seconde tranche de cette convention est déjà calculée"):
+        second_tranche_settle(convention=convention, by=grant.valideur)
+    assert_unchanged(before)
     assert "reste" in (grant_close_blocker(convention=convention) or "")  # the first tranche
     pay_everything(grant)
     assert grant_close(convention=convention, by=grant.valideur).status == "closed"
