@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from essms_portal.accounts.models import Role, User
 from essms_portal.emails import email_render
-from essms_portal.outbox import email_queue
+from essms_portal.outbox import OutgoingEmail, emails_queue
 from grappes.models import OrganisationMember
 
 from .models import Application, WorkflowLog
@@ -83,5 +83,8 @@ def notify_transition(*, entry_id: int) -> None:
             "submitted": entry.action == Action.SUBMIT,
         },
     )
-    for email in sorted(recipients_for(entry)):
-        email_queue(subject=subject, body=body, recipients=[email])
+    # One e-mail per recipient (nobody sees the others' addresses), recorded together.
+    emails_queue(
+        OutgoingEmail(subject=subject, body=body, recipients=[email])
+        for email in sorted(recipients_for(entry))
+    )
