@@ -17,7 +17,7 @@ Two entry points give the same :class:`~funding.rules.QuoteResult`:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -96,6 +96,21 @@ def _already_funded(*, application: Any, finess_numbers: list[str]) -> frozenset
     return frozenset(funded.values_list("structure__finess", flat=True))
 
 
+def _structure_input(m: GrappeMembership) -> StructureInput:
+    """One membership (saved or not) as the rules see it."""
+    return StructureInput(
+        finess=m.structure.finess,
+        category=m.structure.category_code,
+        department=m.structure.departement_id or "",
+        gestionnaire=m.structure.organisation.finess,
+        project=m.project_type,
+        segur_referenced=bool(m.solution and m.solution.segur_referenced),
+        eligible_share=Decimal(m.eligible_share),
+        segur_hospital_referenced=bool(m.solution and m.solution.segur_hospital_referenced),
+        ght=m.structure.ght,
+    )
+
+
 def quote_request_for(*, application: Any) -> QuoteRequest:
     """Build the rules' input from an application, its grappe and its requests."""
     memberships = list(
@@ -112,20 +127,7 @@ def quote_request_for(*, application: Any) -> QuoteRequest:
     gestionnaires = tuple(
         GestionnaireInput(finess=o.finess, essms_count=o.essms) for o in organisations
     )
-    structures = tuple(
-        StructureInput(
-            finess=m.structure.finess,
-            category=m.structure.category_code,
-            department=m.structure.departement_id or "",
-            gestionnaire=m.structure.organisation.finess,
-            project=m.project_type,
-            segur_referenced=bool(m.solution and m.solution.segur_referenced),
-            eligible_share=Decimal(m.eligible_share),
-            segur_hospital_referenced=bool(m.solution and m.solution.segur_hospital_referenced),
-            ght=m.structure.ght,
-        )
-        for m in memberships
-    )
+    structures = tuple(_structure_input(m) for m in memberships)
     hardware = {
         h.organisation.finess: int(h.amount)
         for h in application.hardware_requests.select_related("organisation").order_by("id")
@@ -153,6 +155,35 @@ def quote_for(*, application: Any, requests: SupportRequests | None = None) -> Q
     request = quote_request_for(application=application)
     if requests is not None:
         request = replace(request, requests=requests)
+    return compute_quote(
+        request,
+        parameters=campaign_parameters(campaign=application.call.campaign),
+        referential=referential_from_db(),
+    )
+
+
+def quote_for_amended_grappe(
+    *,
+    application: Any,
+    leaving: Collection[str],
+    joining: Sequence[GrappeMembership],
+) -> QuoteResult:
+    """The quote of the grappe as an amendment (avenant) would leave it: the ESSMS whose FINESS
+    is in ``leaving`` out, the unsaved memberships ``joining`` in (after the others), under the
+    campaign's parameters. Nothing is written: the grappe changes only when the amendment is
+    validated (``grappes.services.grappe_memberships_amend``)."""
+    request = quote_request_for(application=application)
+    gone = set(leaving)
+    structures = tuple(s for s in request.structures if s.finess not in gone) + tuple(
+        _structure_input(m) for m in joining
+    )
+    request = replace(
+        request,
+        structures=structures,
+        already_funded=_already_funded(
+            application=application, finess_numbers=[s.finess for s in structures]
+        ),
+    )
     return compute_quote(
         request,
         parameters=campaign_parameters(campaign=application.call.campaign),

@@ -1,21 +1,31 @@
 """Amendments (*avenants*) to a countersigned convention: an ESSMS left or joined the grappe
 after the decision (domain.md §5, issue #15 item 7).
 
-The lines are recomputed with the decision's funding engine (``funding.services.quote_for``) on
-the grappe's **current** memberships and compared with the lines in force
-(``selectors.grant_effective_snapshot``). What an amendment changes, and what it keeps
-(docs/funding-rules.md, « Avenants ») — product rules, the texts being silent:
+The amendment is the vehicle of the change: a grappe is frozen once its dossier is submitted
+(``grappes.permissions.grappe_is_locked``), so the agent names in the amendment the ESSMS that
+leave the project (lines in force) and those that join it (FINESS numbers). The lines are
+recomputed with the decision's funding engine (``funding.services.quote_for_amended_grappe``)
+on the grappe's memberships as the amendment would leave them (current ones, minus leaving,
+plus joining; a membership already changed out of band counts as well) and compared with the
+lines in force (``selectors.grant_effective_snapshot``). The grappe itself changes only at the
+validation (``grappes.services.grappe_memberships_amend``), in the same transaction.
+
+What an amendment changes, and what it keeps (docs/funding-rules.md, « Avenants ») — product
+rules, the texts being silent:
 
 - an ESSMS that left loses its line; an ESSMS that joined gets the engine's amount (0 with the
-  engine's reason when it is not eligible); an ESSMS still in the grappe keeps the amount in
-  force (the instructeur's reductions stand);
+  engine's reason when it is not eligible) for an acquisition of the grappe's common solution
+  (the one most of its ESSMS use); an ESSMS still in the grappe keeps the amount in force (the
+  instructeur's reductions stand);
 - the supports (hardware, procurement, steering) are kept as in force;
 - the grappe-level findings of the engine (size, region) are recorded for information: the
   grappe's eligibility was judged by the decision and is not reopened.
 
 Validation takes four eyes, as the decision did: a decider of the dossier (the region's
-valideurs; the CNSA for the national call) who did not prepare it. The amendment's lines then
-become the grant's; the payment schedule follows in the same transaction: when the first tranche
+valideurs; the CNSA for the national call) who did not prepare it. The grappe's memberships
+must be as they were at the drafting (the letter states the amounts computed on them); the
+leavers' memberships are then removed and the joiners' added, the amendment's lines become the
+grant's; the payment schedule follows in the same transaction: when the first tranche
 already ordered (net of earlier recoveries) exceeds the new total's first tranche and the
 campaign recovers leavers' shares, a *titre de recette* of the difference is issued; when ESSMS
 join, the extra is paid with the second tranche (its rest grows).
@@ -23,6 +33,8 @@ join, the extra is paid with the second tranche (its rest grows).
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 from django.db import transaction
@@ -32,9 +44,11 @@ from django.utils import timezone
 from applications.decisions.letters import snapshot_fingerprint
 from applications.models import Application
 from essms_portal.accounts.models import User
+from essms_portal.identifiers import finess_error
 from funding.rules import StructureLine, tranches
-from funding.services import campaign_parameters, quote_for
-from grappes.models import GrappeMembership, ProjectType
+from funding.services import campaign_parameters, quote_for, quote_for_amended_grappe
+from grappes.models import GrappeMembership, ProjectType, Structure
+from grappes.services import MembershipJoin, grappe_memberships_amend
 
 from .models import Amendment, Convention, FollowUpParameters, PaymentOrder
 from .permissions import (
@@ -79,13 +93,30 @@ def _joined_line(membership: GrappeMembership, *, amount: int, issues: list[str]
     }
 
 
+def _grappe_memberships(application: Application) -> list[GrappeMembership]:
+    """The grappe's memberships now, FINESS order."""
+    return list(
+        GrappeMembership.objects.filter(grappe_id=application.grappe_id)
+        .select_related("structure__category")
+        .order_by("structure__finess")
+    )
+
+
 def amendment_lines_recompute(
-    *, application: Application, effective: dict[str, Any]
+    *,
+    application: Application,
+    effective: dict[str, Any],
+    leaving: Collection[str] = (),
+    joining: Sequence[GrappeMembership] = (),
 ) -> dict[str, Any]:
-    """The lines after the grappe's changes, from the engine on the current memberships:
+    """The lines after the grappe's changes, from the engine on the memberships as the amendment
+    would leave them (current ones, without ``leaving`` (FINESS), with the unsaved ``joining``):
     ``lines`` (FINESS order), ``left`` and ``joined`` (lines), ``quote`` (what the engine said).
     Read only."""
-    quote = quote_for(application=application)
+    if leaving or joining:
+        quote = quote_for_amended_grappe(application=application, leaving=leaving, joining=joining)
+    else:
+        quote = quote_for(application=application)
     engine: dict[str, StructureLine] = {}
     for structure in quote.structures:  # a repeated ESSMS counts once, where first listed
         engine.setdefault(structure.finess, structure)
@@ -94,10 +125,10 @@ def amendment_lines_recompute(
         if issue.finess:
             issues.setdefault(issue.finess, []).append(issue.message)
     in_force = {line["finess"]: line for line in effective["lines"]}
-    memberships = (
-        GrappeMembership.objects.filter(grappe_id=application.grappe_id)
-        .select_related("structure__category")
-        .order_by("structure__finess")
+    memberships = sorted(
+        [m for m in _grappe_memberships(application) if m.structure.finess not in leaving]
+        + list(joining),
+        key=lambda m: m.structure.finess,
     )
     lines: list[dict[str, Any]] = []
     joined: list[dict[str, Any]] = []
@@ -130,6 +161,92 @@ def amendment_lines_recompute(
             "grappe_issues": [issue.message for issue in quote.errors if not issue.finess],
         },
     }
+
+
+def _finess_numbers(values: Iterable[str]) -> list[str]:
+    """FINESS numbers as typed (spaces, lower case, repeats), cleaned, in FINESS order."""
+    return sorted({value.strip().upper() for value in values if value and value.strip()})
+
+
+def _common_solution_id(memberships: Iterable[GrappeMembership]) -> int | None:
+    """The DUI solution most of the grappe's ESSMS use (the lowest id on a tie), or None: the
+    solution a joiner acquires, which the engine's Ségur rule judges."""
+    counts = Counter(m.solution_id for m in memberships if m.solution_id is not None)
+    if not counts:
+        return None
+    return min(counts, key=lambda pk: (-counts[pk], pk))
+
+
+def amendment_changes_resolve(
+    *,
+    application: Application,
+    effective: dict[str, Any],
+    leaving: Collection[str],
+    joining: Collection[str],
+) -> tuple[list[str], list[GrappeMembership]]:
+    """Check the FINESS numbers an agent typed: the ``leaving`` ones are lines in force of the
+    grant, the ``joining`` ones open ESSMS of the grappe's gestionnaires, not in the grappe.
+    Returns the leavers still in the grappe (those already out of it count as left without
+    being removed) and the joiners as unsaved memberships (an acquisition of the grappe's common
+    solution). Raises ``GrantError`` (field ``leaving`` or ``joining``). Read only."""
+    in_force = {line["finess"] for line in effective["lines"]}
+    members = {m.structure.finess: m for m in _grappe_memberships(application)}
+    leaving_numbers = _finess_numbers(leaving)
+    for finess in leaving_numbers:
+        if finess not in in_force:
+            raise GrantError(
+                f"L'ESSMS {finess} n'est pas une ligne en vigueur de ce financement : il ne peut "
+                "pas quitter le projet.",
+                field="leaving",
+            )
+    joining_numbers = _finess_numbers(joining)
+    structures = Structure.objects.select_related("category", "organisation").in_bulk(
+        joining_numbers, field_name="finess"
+    )
+    organisations = set(application.grappe.organisations.values_list("organisation_id", flat=True))
+    for finess in joining_numbers:
+        message = finess_error(finess)
+        structure = structures.get(finess)
+        if message or structure is None:
+            raise GrantError(
+                f"« {finess} » : " + (message or "aucun ESSMS ne porte ce numéro FINESS."),
+                field="joining",
+            )
+        if finess in leaving_numbers:
+            raise GrantError(
+                f"L'ESSMS {finess} ne peut pas à la fois quitter et rejoindre le projet.",
+                field="joining",
+            )
+        if finess in members:
+            raise GrantError(
+                f"L'ESSMS {finess} ({structure.name}) fait déjà partie de la grappe.",
+                field="joining",
+            )
+        if structure.closed:
+            raise GrantError(
+                f"L'ESSMS {finess} ({structure.name}) est fermé : il ne peut pas rejoindre le "
+                "projet.",
+                field="joining",
+            )
+        if structure.organisation_id not in organisations:
+            raise GrantError(
+                f"Le gestionnaire de l'ESSMS {finess} ({structure.organisation.name}) ne fait "
+                "pas partie de la grappe : seuls les ESSMS de ses gestionnaires la rejoignent.",
+                field="joining",
+            )
+    staying = [m for finess, m in members.items() if finess not in leaving_numbers]
+    solution_id = _common_solution_id(staying)
+    solution = next((m.solution for m in staying if m.solution_id == solution_id), None)
+    joiners = [
+        GrappeMembership(
+            grappe_id=application.grappe_id,
+            structure=structures[finess],
+            project_type=ProjectType.ACQUISITION,
+            solution=solution,
+        )
+        for finess in joining_numbers
+    ]
+    return [finess for finess in leaving_numbers if finess in members], joiners
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,9 +333,14 @@ def _snapshot_build(
     recomputed: dict[str, Any],
     number: str,
     reason: str,
+    grappe_before: list[str],
+    leaving: list[str],
+    joining: list[GrappeMembership],
 ) -> dict[str, Any]:
     """What the amendment restates: the lines before and after, who left and joined, the new
-    total and tranches, the effect on the orders, the engine's findings."""
+    total and tranches, the effect on the orders, the engine's findings; and the change of the
+    grappe the validation applies: its memberships at the drafting (``grappe_before``, FINESS),
+    the ESSMS to take out (``leaving``) and to put in (``joining``, with their project)."""
     base = convention.snapshot
     supports = effective["supports"]
     lines = recomputed["lines"]
@@ -251,6 +373,16 @@ def _snapshot_build(
         "joined": recomputed["joined"],
         "quote": recomputed["quote"],
         "schedule": amendment_schedule_effect(convention=convention, total=total),
+        "grappe_before": grappe_before,
+        "leaving": leaving,
+        "joining": [
+            {
+                "finess": m.structure.finess,
+                "project_type": m.project_type,
+                "solution_id": m.solution_id,
+            }
+            for m in joining
+        ],
     }
 
 
@@ -260,9 +392,19 @@ def _unchanged(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> boo
     )
 
 
-def amendment_draft(*, convention: Convention, by: User, reason: str) -> Amendment:
-    """Prepare an amendment: the lines recomputed from the grappe's current memberships,
-    numbered ``AVN-<year>-<region>-<n>``, snapshot frozen; it waits for a second person."""
+def amendment_draft(
+    *,
+    convention: Convention,
+    by: User,
+    reason: str,
+    leaving: Collection[str] = (),
+    joining: Collection[str] = (),
+) -> Amendment:
+    """Prepare an amendment: ``leaving`` (FINESS of lines in force) leave the project,
+    ``joining`` (FINESS of open ESSMS of the grappe's gestionnaires) join it; the lines are
+    recomputed on the grappe's memberships so changed, numbered ``AVN-<year>-<region>-<n>``,
+    snapshot frozen; it waits for a second person. The grappe does not change before the
+    validation."""
     application = convention.decision.application
     require_allowed(can_draft_amendment(by, application))
     reason = (reason or "").strip()
@@ -276,11 +418,18 @@ def amendment_draft(*, convention: Convention, by: User, reason: str) -> Amendme
         if blocker:
             raise GrantError(blocker)
         effective = grant_effective_snapshot(convention=locked)
-        recomputed = amendment_lines_recompute(application=application, effective=effective)
+        leavers, joiners = amendment_changes_resolve(
+            application=application, effective=effective, leaving=leaving, joining=joining
+        )
+        recomputed = amendment_lines_recompute(
+            application=application, effective=effective, leaving=leavers, joining=joiners
+        )
         if _unchanged(effective["lines"], recomputed["lines"]):
             raise GrantError(
-                "Aucun ESSMS n'a quitté ni rejoint la grappe depuis la convention ou son dernier "
-                "avenant : un avenant ne changerait rien."
+                "Aucun ESSMS ne quitte ni ne rejoint le projet depuis la convention ou son "
+                "dernier avenant : un avenant ne changerait rien. Cochez les ESSMS qui le "
+                "quittent ou indiquez ceux qui le rejoignent.",
+                field="leaving",
             )
         number = _number(decision=locked.decision, kind="amendment")
         snapshot = _snapshot_build(
@@ -289,6 +438,9 @@ def amendment_draft(*, convention: Convention, by: User, reason: str) -> Amendme
             recomputed=recomputed,
             number=number,
             reason=reason,
+            grappe_before=[m.structure.finess for m in _grappe_memberships(application)],
+            leaving=leavers,
+            joining=joiners,
         )
         amendment = Amendment.objects.create(
             convention=locked,
@@ -337,6 +489,22 @@ def amendment_validate(*, amendment: Amendment, by: User) -> Amendment:
             raise GrantError(
                 "Les montants ou les ordres ont changé depuis la préparation de l'avenant : "
                 "annulez-le et préparez-en un nouveau."
+            )
+        # The amounts were computed on the grappe as it was at the drafting.
+        grappe_before = snapshot.get("grappe_before")  # absent from the first amendments
+        if grappe_before is not None and grappe_before != [
+            m.structure.finess for m in _grappe_memberships(application)
+        ]:
+            raise GrantError(
+                "Les ESSMS de la grappe ont changé depuis la préparation de l'avenant : "
+                "annulez-le et préparez-en un nouveau."
+            )
+        if snapshot.get("leaving") or snapshot.get("joining"):
+            grappe_memberships_amend(
+                grappe=application.grappe,
+                leaving=snapshot["leaving"],
+                joining=[MembershipJoin(**join) for join in snapshot["joining"]],
+                by=by,
             )
         locked.status = Amendment.Status.VALIDATED
         locked.validated_by = by

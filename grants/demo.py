@@ -10,6 +10,11 @@
 - « Grappe DUI Isère » (Auvergne-Rhône-Alpes, ``porteur-ara@…`` and that region's agents):
   settled — targets partly met, a reduced second tranche ordered, transmitted and paid: the whole
   life of a grant, ready to be closed (« Solder le dossier »).
+- « Grappe DUI Drôme » (Auvergne-Rhône-Alpes too): first tranche paid, then an amendment
+  (avenant) by which one ESSMS leaves the project — prepared by ``instructeur-ara@…``, validated
+  by ``valideur-ara@…``, a *titre de recette* issued —, measurements validated with targets
+  missed for four ESSMS and a reduced second tranche computed: both orders are issued, not
+  transmitted, for « Transmettre les ordres émis ».
 
 Idempotent: a grant already past a stage is left as it is.
 """
@@ -41,6 +46,7 @@ from applications.workflow import Action, transition
 from essms_portal.accounts.models import User
 from grappes.models import Organisation
 
+from .amendments import amendment_draft, amendment_validate
 from .indicators import indicators_ensure_defaults
 from .measurements import measurement_review, measurements_import
 from .models import Convention, Measurement, PaymentOrder, UsageIndicator
@@ -56,6 +62,7 @@ from .settlement import second_tranche_settle
 
 TO_SIGN_GRAPPE = "Grappe DUI Val-de-Marne"
 SETTLED_GRAPPE = "Grappe DUI Isère"
+AMENDED_GRAPPE = "Grappe DUI Drôme"
 DEMO_IBAN = "FR76 3000 6000 0112 3456 7890 189"
 DEMO_BIC = "AGRIFRPP"
 MEASURED_ON = datetime.date(2024, 11, 30)
@@ -181,6 +188,25 @@ def _measured(application: Application, actors: Actors, *, meeting: int, validat
             measurement_review(measurement=measurement, by=instructeur, validated=True)
 
 
+def _amended(decision: Decision, actors: Actors) -> None:
+    """The ESSMS of the grappe first in FINESS order leaves the project by an amendment:
+    prepared by the instructeur, validated by the valideur (the grappe changes then)."""
+    leaver = (
+        decision.application.grappe.memberships.select_related("structure")
+        .order_by("structure__finess")
+        .first()
+    )
+    assert leaver is not None
+    amendment = amendment_draft(
+        convention=Convention.objects.get(decision=decision),
+        by=_user(actors.instructeur_email),
+        reason=f"L'établissement {leaver.structure.name} ferme au 1er septembre 2024 : il quitte "
+        "le projet, sa part de la première tranche est reprise.",
+        leaving=[leaver.structure.finess],
+    )
+    amendment_validate(amendment=amendment, by=_user(actors.valideur_email))
+
+
 def seed_follow_up() -> list[str]:
     """Load the follow-up demo; returns one line per grant created."""
     done: list[str] = []
@@ -216,6 +242,19 @@ def seed_follow_up() -> list[str]:
                 payment_batch_create(user=valideur)
                 payment_order_mark_paid(order=order, by=valideur, paid_on=timezone.localdate())
         done.append(f"« {SETTLED_GRAPPE} » : seconde tranche réduite calculée et payée.")
+    if not Application.objects.filter(grappe__name=AMENDED_GRAPPE).exists():
+        with transaction.atomic():
+            actors = AUVERGNE_RHONE_ALPES
+            decision = _granted(AMENDED_GRAPPE, 840, "26", actors)
+            convention = _signed(decision, actors)
+            _first_tranche_paid(convention, actors)
+            _amended(decision, actors)
+            _measured(decision.application, actors, meeting=10, validate=True)
+            second_tranche_settle(convention=convention, by=_user(actors.valideur_email))
+        done.append(
+            f"« {AMENDED_GRAPPE} » : avenant validé (un ESSMS sorti), seconde tranche réduite "
+            "calculée : ordres émis à transmettre."
+        )
     return done or ["Suivi des financements déjà chargé."]
 
 

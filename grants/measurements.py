@@ -1,22 +1,29 @@
-"""Usage measurements: bulk import of a DUI editor's file, and the ARS's check.
+"""Usage measurements: bulk import of a DUI editor's file, the porteur's declaration with its
+evidence, and the ARS's check.
 
 The import is **all or nothing** and **idempotent**: every line is checked first, and one bad
 line refuses the whole file with the list of rejected lines (number, column, reason), nothing
 written; a file imported twice changes nothing the second time (one value per ESSMS, indicator
 and date — the same value is "unchanged"; a different value replaces a measurement not yet
 checked, and is refused for one the ARS has already validated or rejected).
+
+A **declaration** is one value the porteur enters with its evidence (``measurement_declare``),
+checked by the same rules (value, date window, replacement) and then by the ARS like any other.
 """
 
 from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import hashlib
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -26,9 +33,28 @@ from applications.statuses import FUNDED
 from essms_portal.accounts.models import ARS_ROLES, Role, User
 from essms_portal.errors import UserError
 from funding.identifiers import is_valid_finess
+from funding.settlement import exemption_for
 from grappes.models import GrappeMembership, Structure
 
-from .models import MAX_MEASURE, FollowUpParameters, Measurement, MeasurementImport, UsageIndicator
+from .models import (
+    MAX_MEASURE,
+    Convention,
+    FollowUpParameters,
+    Measurement,
+    MeasurementImport,
+    UsageIndicator,
+)
+from .permissions import can_declare_measurement, measurement_declare_blocker
+from .selectors import grant_convention, grant_effective_snapshot
+from .services import (
+    GrantError,
+    GrantNotAllowed,
+    _removed_on_rollback,
+    _store_upload,
+    grant_log_append,
+    require_allowed,
+)
+from .settlement import settlement_lines, settlement_targets
 
 #: The file's columns, in order (a header line is required, compared without case or spaces).
 COLUMNS = ("finess", "indicator", "value", "measured_on")
@@ -120,6 +146,48 @@ def _parse_value(raw: str) -> Decimal | None:
     return value
 
 
+class InvalidMeasure(ValueError):
+    """A value, a date or a replacement refused by the rules shared by the import and the
+    declaration; ``message`` is French, without its line or field (the caller places it)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def measure_value_parse(raw: str) -> Decimal:
+    """A measured value from its text: a decimal number from 0 to MAX_MEASURE, two decimals at
+    most. Raises InvalidMeasure."""
+    value = _parse_value(raw)
+    if value is None:
+        raise InvalidMeasure(f"« {raw} » n'est pas un nombre")
+    if value < 0 or value > MAX_MEASURE:
+        raise InvalidMeasure(f"« {raw} » hors limites (0 à {MAX_MEASURE})")
+    if value != value.quantize(Decimal("0.01")):
+        raise InvalidMeasure(f"« {raw} » : deux décimales au plus")
+    return value
+
+
+def measure_date_check(
+    measured_on: datetime.date, window: tuple[datetime.date, datetime.date] | None
+) -> None:
+    """Raise InvalidMeasure unless ``measured_on`` falls within the campaign's measurement
+    window (``FollowUpParameters``: start, deadline); no window: no date is taken."""
+    if window is None or not window[0] <= measured_on <= window[1]:
+        period = f"du {window[0]:%d/%m/%Y} au {window[1]:%d/%m/%Y}" if window else "non définie"
+        raise InvalidMeasure(f"date {measured_on:%d/%m/%Y} hors de la période de mesure ({period})")
+
+
+def measure_replacement_check(current: Measurement) -> None:
+    """A new value replaces a measurement not yet checked; one the ARS validated or rejected
+    stays as it is (raise InvalidMeasure)."""
+    if current.status != Measurement.Status.PENDING:
+        raise InvalidMeasure(
+            f"mesure déjà {current.get_status_display().lower()} par l'ARS "
+            f"({current.value}) : elle ne peut plus être remplacée"
+        )
+
+
 def _parse_date(raw: str) -> datetime.date | None:
     """``AAAA-MM-JJ`` or ``JJ/MM/AAAA``."""
     for pattern in ("%Y-%m-%d", "%d/%m/%Y"):
@@ -174,13 +242,11 @@ def _parse(text: str) -> _Checked:
             checked.reject(line, "finess", f"« {finess} » n'est pas un numéro FINESS valide")
         if not indicator:
             checked.reject(line, "indicator", "code d'indicateur manquant")
-        value = _parse_value(raw_value)
-        if value is None:
-            checked.reject(line, "value", f"« {raw_value} » n'est pas un nombre")
-        elif value < 0 or value > MAX_MEASURE:
-            checked.reject(line, "value", f"« {raw_value} » hors limites (0 à {MAX_MEASURE})")
-        elif value != value.quantize(Decimal("0.01")):
-            checked.reject(line, "value", f"« {raw_value} » : deux décimales au plus")
+        value: Decimal | None = None
+        try:
+            value = measure_value_parse(raw_value)
+        except InvalidMeasure as error:
+            checked.reject(line, "value", error.message)
         measured_on = _parse_date(raw_date)
         if measured_on is None:
             checked.reject(line, "measured_on", f"« {raw_date} » n'est pas une date (AAAA-MM-JJ)")
@@ -240,14 +306,10 @@ def _resolve(checked: _Checked) -> list[tuple[_Row, int, UsageIndicator]]:
                 row.line, "indicator", f"indicateur « {row.indicator} » inconnu pour cette campagne"
             )
             continue
-        window = windows.get(campaign_id)
-        if window is None or not window[0] <= row.measured_on <= window[1]:
-            period = f"du {window[0]:%d/%m/%Y} au {window[1]:%d/%m/%Y}" if window else "non définie"
-            checked.reject(
-                row.line,
-                "measured_on",
-                f"date {row.measured_on:%d/%m/%Y} hors de la période de mesure ({period})",
-            )
+        try:
+            measure_date_check(row.measured_on, windows.get(campaign_id))
+        except InvalidMeasure as error:
+            checked.reject(row.line, "measured_on", error.message)
             continue
         resolved.append((row, structure_id, indicator))
     return resolved
@@ -284,6 +346,7 @@ def measurements_import(
         }
         to_create: list[Measurement] = []
         to_update: list[Measurement] = []
+        replaced_evidence: list[str] = []
         for row, structure_id, indicator in resolved:
             current = existing.get((structure_id, indicator.pk, row.measured_on))
             if current is None:
@@ -298,16 +361,18 @@ def measurements_import(
                 )
             elif current.value == row.value:
                 summary.unchanged += 1
-            elif current.status != Measurement.Status.PENDING:
-                checked.reject(
-                    row.line,
-                    "value",
-                    f"mesure déjà {current.get_status_display().lower()} par l'ARS "
-                    f"({current.value}) : elle ne peut plus être remplacée",
-                )
             else:
+                try:
+                    measure_replacement_check(current)
+                except InvalidMeasure as error:
+                    checked.reject(row.line, "value", error.message)
+                    continue
                 current.value = row.value
                 current.source = Measurement.Source.IMPORTED
+                if current.evidence:  # a declared value's evidence does not prove the file's
+                    replaced_evidence.append(current.evidence.name)
+                current.evidence = ""
+                current.declared_by = None
                 to_update.append(current)
         if checked.rejected_total:
             checked.rejections.sort(key=lambda r: r.line)
@@ -329,9 +394,175 @@ def measurements_import(
         for measurement in to_create + to_update:
             measurement.import_batch = batch
         Measurement.objects.bulk_create(to_create)
-        Measurement.objects.bulk_update(to_update, ["value", "source", "import_batch"])
+        Measurement.objects.bulk_update(
+            to_update, ["value", "source", "import_batch", "evidence", "declared_by"]
+        )
+        for name in replaced_evidence:
+            transaction.on_commit(functools.partial(default_storage.delete, name))
         summary.batch = batch
     return summary
+
+
+# --------------------------------------------------------------------------------------------
+# The porteur's declaration
+# --------------------------------------------------------------------------------------------
+
+
+def measurement_window(*, campaign_id: int) -> tuple[datetime.date, datetime.date] | None:
+    """The campaign's measurement window (start, deadline), or None when it has none yet."""
+    window = (
+        FollowUpParameters.objects.filter(campaign_id=campaign_id)
+        .values_list("measurement_starts_on", "measurement_deadline")
+        .first()
+    )
+    return (window[0], window[1]) if window else None
+
+
+@dataclass(frozen=True)
+class DeclarableEssms:
+    """A funded ESSMS of the grant and the indicators a value may be declared for."""
+
+    structure: Structure
+    indicators: tuple[UsageIndicator, ...]
+
+
+def measurement_declarable(*, application: Application) -> dict[str, DeclarableEssms]:
+    """FINESS → the ESSMS and its indicators, for the lines of the grant in force (the latest
+    validated amendment's, else the convention's: ``grant_effective_snapshot``) still in the
+    grappe: the indicators of the campaign that apply to the line's CASF item and no exemption
+    lifts — the settlement's own rules (``UsageTarget.applies_to``, ``exemption_for``), so a
+    value is declared exactly where the second tranche will look for one. Empty before the
+    convention exists."""
+    convention = grant_convention(application=application)
+    if convention is None:
+        return {}
+    members = {
+        finess: (structure_id, segur)
+        for structure_id, finess, segur in GrappeMembership.objects.filter(
+            grappe_id=application.grappe_id
+        ).values_list("structure_id", "structure__finess", "solution__segur_referenced")
+    }
+    lines = settlement_lines(
+        snapshot=grant_effective_snapshot(convention=convention),
+        segur_referenced={finess: segur for finess, (_, segur) in members.items()},
+    )
+    campaign_id = application.call.campaign_id
+    targets, exemptions = settlement_targets(campaign_id=campaign_id)
+    indicators = {i.code: i for i in UsageIndicator.objects.filter(campaign_id=campaign_id)}
+    structures = Structure.objects.in_bulk(
+        [members[line.finess][0] for line in lines if line.finess in members]
+    )
+    declarable = {}
+    for line in lines:
+        if line.finess not in members:  # left the grappe: the settlement counts it departed
+            continue
+        applicable = tuple(
+            indicators[target.code]
+            for target in targets
+            if target.applies_to(line.casf_item) and exemption_for(target, line, exemptions) is None
+        )
+        if applicable:
+            declarable[line.finess] = DeclarableEssms(
+                structures[members[line.finess][0]], applicable
+            )
+    return declarable
+
+
+def _sentence(message: str) -> str:
+    """A shared rule's message as a sentence next to a form field."""
+    return message[:1].upper() + message[1:] + "."
+
+
+def measurement_declare(
+    *,
+    application: Application,
+    by: User,
+    structure_finess: str,
+    indicator_code: str,
+    value: Decimal | str,
+    measured_on: datetime.date | None,
+    evidence: UploadedFile | None,
+) -> Measurement:
+    """The porteur declares one value of one indicator for one funded ESSMS at a date, with its
+    evidence (type by content, size and antivirus checked, stored privately). The measurement
+    waits for the ARS (PENDING) and is logged in the grant's follow-up log.
+
+    Allowed by ``permissions.can_declare_measurement`` (from the countersignature until the
+    second tranche is settled). The value, the date window and the replacement of an existing
+    value follow the import's rules: a value of the same ESSMS, indicator and date is replaced
+    while not yet checked, refused once validated or rejected. Raises GrantError on a field
+    (``structure_finess``, ``indicator_code``, ``value``, ``measured_on``, ``evidence``);
+    nothing is written nor stored then."""
+    require_allowed(can_declare_measurement(by, application))
+    declarable = measurement_declarable(application=application)
+    essms = declarable.get((structure_finess or "").strip())
+    if essms is None:
+        raise GrantError(
+            "Cet ESSMS n'est pas une ligne financée de la convention en vigueur.",
+            field="structure_finess",
+        )
+    indicator = next((i for i in essms.indicators if i.code == indicator_code), None)
+    if indicator is None:
+        raise GrantError(
+            "Cet indicateur ne concerne pas cet ESSMS (hors de la campagne, de sa catégorie ou "
+            "exempté).",
+            field="indicator_code",
+        )
+    try:
+        parsed = measure_value_parse(str(value).strip())
+    except InvalidMeasure as error:
+        raise GrantError(_sentence(error.message), field="value") from None
+    if measured_on is None:
+        raise GrantError("Indiquez la date de la mesure.", field="measured_on")
+    try:
+        measure_date_check(
+            measured_on, measurement_window(campaign_id=application.call.campaign_id)
+        )
+    except InvalidMeasure as error:
+        raise GrantError(_sentence(error.message), field="measured_on") from None
+    if evidence is None:
+        raise GrantError("Joignez le justificatif de la mesure.", field="evidence")
+    with transaction.atomic(), _removed_on_rollback() as stored_files:
+        # The convention's row locked: a countersignature, closure or settlement committing
+        # meanwhile is seen by the check below, not after the declaration.
+        Convention.objects.select_for_update().filter(decision__application=application).exists()
+        blocker = measurement_declare_blocker(application=application)
+        if blocker is not None:
+            raise GrantNotAllowed(blocker)
+        current = (
+            Measurement.objects.select_for_update()
+            .filter(structure=essms.structure, indicator=indicator, measured_on=measured_on)
+            .first()
+        )
+        if current is not None:
+            try:
+                measure_replacement_check(current)
+            except InvalidMeasure as error:
+                raise GrantError(_sentence(error.message), field="value") from None
+        stored = _store_upload(evidence, prefix=f"mesures/{application.pk}", field="evidence")
+        stored_files.append(stored)
+        replaced_evidence = current.evidence.name if current is not None else ""
+        if replaced_evidence:
+            # The replaced value's evidence goes with it, once the replacement is committed.
+            transaction.on_commit(lambda: default_storage.delete(replaced_evidence))
+        measurement = current or Measurement(
+            structure=essms.structure, indicator=indicator, measured_on=measured_on
+        )
+        measurement.value = parsed
+        measurement.source = Measurement.Source.DECLARED
+        measurement.import_batch = None
+        measurement.evidence = stored
+        measurement.declared_by = by
+        measurement.save()
+        grant_log_append(
+            application=application,
+            event="measurement_declared",
+            by=by,
+            detail=f"Mesure {indicator.code} de l'ESSMS {essms.structure.finess} au "
+            f"{measured_on:%d/%m/%Y} : {parsed} (justificatif {evidence.name}), à vérifier "
+            "par l'ARS.",
+        )
+    return measurement
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,4 +608,26 @@ def measurement_review(
         locked.reviewed_by = by
         locked.reviewed_at = timezone.now()
         locked.save(update_fields=["status", "review_comment", "reviewed_by", "reviewed_at"])
+        for application in _grants_measured(locked):
+            grant_log_append(
+                application=application,
+                event="measurement_validated" if validated else "measurement_rejected",
+                by=by,
+                detail=f"{locked.structure.finess} · {locked.indicator.code} = {locked.value} "
+                f"au {locked.measured_on:%d/%m/%Y}" + (f" — {comment}" if comment else ""),
+            )
     return locked
+
+
+def _grants_measured(measurement: Measurement) -> list[Application]:
+    """The granted dossiers (of the indicator's campaign) whose grappe holds the measured ESSMS:
+    the logs the check is written to (one in practice)."""
+    return list(
+        Application.objects.filter(
+            pk__in=funded_memberships(finess_numbers=[measurement.structure.finess])
+            .filter(grappe__applications__call__campaign_id=measurement.indicator.campaign_id)
+            .values("grappe__applications")
+        )
+        .filter(call__campaign_id=measurement.indicator.campaign_id, status__in=FUNDED)
+        .order_by("pk")
+    )

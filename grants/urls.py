@@ -37,6 +37,11 @@ urlpatterns = [
     path("suivi/<int:pk>/seconde-tranche/", views.settle, name="settle"),
     path("suivi/<int:pk>/solde/", views.grant_close, name="grant_close"),
     path("suivi/<int:pk>/convention/signee/", views.signed_copy, name="signed_copy"),
+    path(
+        "suivi/<int:pk>/mesures/<int:measurement_pk>/justificatif/",
+        views.measurement_evidence,
+        name="measurement_evidence",
+    ),
     path("suivi/<int:pk>/convention.pdf", views.convention_pdf, name="convention_pdf"),
     path("suivi/<int:pk>/avenant/", views.amendment_draft, name="amendment_draft"),
     path(
@@ -57,4 +62,9 @@ urlpatterns = [
     path("espace/dossiers/<int:pk>/suivi/", views.espace_grant, name="espace_grant"),
     path("espace/dossiers/<int:pk>/suivi/convention/", views.espace_sign, name="espace_sign"),
     path("espace/dossiers/<int:pk>/suivi/rib/", views.espace_bank, name="espace_bank"),
+    path(
+        "espace/dossiers/<int:pk>/suivi/mesures/",
+        views.espace_measurements,
+        name="espace_measurements",
+    ),
 ]

@@ -19,6 +19,7 @@ from applications.models import Campaign
 from applications.reporting.dashboard import dashboard_campaign
 from essms_portal.errors import UserError
 from essms_portal.http import applicant_required, request_user
+from essms_portal.uploads import ALLOWED_TYPES
 
 from . import selectors, services
 from .amendments import amendment_cancel, amendment_draft_blocker, amendment_validate
@@ -29,6 +30,7 @@ from .exports import BATCH_FORMATS, batch_file
 from .forms import (
     AmendmentForm,
     BankDetailsForm,
+    MeasurementDeclarationForm,
     MeasurementReviewForm,
     MeasurementsFileForm,
     PaidForm,
@@ -36,6 +38,8 @@ from .forms import (
 )
 from .measurements import (
     ImportRejected,
+    measurement_declarable,
+    measurement_declare,
     measurement_review,
     measurements_import,
 )
@@ -43,6 +47,7 @@ from .models import Amendment, BankDetails, Convention, PaymentOrder
 from .permissions import (
     can_cancel_amendment,
     can_close_grant,
+    can_declare_measurement,
     can_draft_amendment,
     can_enter_bank_details,
     can_follow_up,
@@ -50,6 +55,7 @@ from .permissions import (
     can_transmit_orders,
     can_validate_amendment,
     grant_close_blocker,
+    measurement_declare_blocker,
 )
 from .reporting import usage_targets_overview
 from .settlement import second_tranche_settle, settlement_preview
@@ -161,7 +167,7 @@ def _amendments_context(user: Any, application: Any, convention: Any) -> dict[st
         "can_draft_amendment": convention is not None
         and can_draft_amendment(user, application)
         and amendment_draft_blocker(convention=convention) is None,
-        "amendment_form": AmendmentForm(),
+        "amendment_form": _amendment_form(convention),
     }
 
 
@@ -310,6 +316,12 @@ def settle(request: HttpRequest, pk: int) -> HttpResponse:
     return response
 
 
+def _amendment_form(convention: Convention | None, data: Any = None) -> AmendmentForm:
+    """The amendment form, its « leaving » checkboxes listing the grant's lines in force."""
+    lines = selectors.grant_effective_snapshot(convention=convention)["lines"] if convention else []
+    return AmendmentForm(data, lines=lines)
+
+
 def _amendment_of(application: Any, amendment_pk: int) -> Amendment:
     return get_object_or_404(
         Amendment, pk=amendment_pk, convention__decision__application=application
@@ -319,18 +331,21 @@ def _amendment_of(application: Any, amendment_pk: int) -> Amendment:
 @require_POST
 @back_office
 def amendment_draft(request: HttpRequest, pk: int) -> HttpResponse:
-    """Prepare an amendment (avenant): a reason is required, next to its field (400)."""
+    """Prepare an amendment (avenant): a reason, the ESSMS leaving and joining; a refusal comes
+    back next to its field (400)."""
     user = request_user(request)
     application = selectors.grant_for_follow_up(user=user, pk=pk)
     if not can_draft_amendment(user, application):  # administrators read, never act
         raise PermissionDenied("Seuls l'ARS de la région (la CNSA pour l'appel national) agissent.")
-    form = AmendmentForm(request.POST)
+    form = _amendment_form(selectors.grant_convention(application=application), request.POST)
     if form.is_valid():
         try:
             amendment = amendment_draft_service(
                 convention=_convention_of(application),
                 by=user,
                 reason=form.cleaned_data["reason"],
+                leaving=form.cleaned_data["leaving"],
+                joining=form.cleaned_data["joining"],
             )
         except UserError as error:
             if error.field not in form.fields:
@@ -521,6 +536,7 @@ def espace_grant(request: HttpRequest, pk: int) -> HttpResponse:
             and can_sign_convention(user, application),
             "closed": convention is not None and convention.status == Convention.Status.CLOSED,
             "can_enter_bank": can_enter_bank_details(user, application),
+            "can_declare": can_declare_measurement(user, application),
             "sign_form": SignedConventionForm(),
             "bank_form": BankDetailsForm(),
         },
@@ -579,6 +595,53 @@ def espace_bank(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "POST"])
+@applicant_required
+def espace_measurements(request: HttpRequest, pk: int) -> HttpResponse:
+    """The porteur declares a usage measurement with its evidence (« Déclarer une mesure »): the
+    selects offer the grant's funded ESSMS and the indicators that apply to them; an error comes
+    back next to its field (400), nothing saved. The grant's other applicants read the page."""
+    user = request_user(request)
+    application = selectors.grant_for_applicant(user=user, pk=pk)
+    allowed = can_declare_measurement(user, application)
+    if request.method == "POST" and not allowed:
+        raise PermissionDenied(
+            measurement_declare_blocker(application=application)
+            or "Seul le porteur déclare les mesures."
+        )
+    declarable = measurement_declarable(application=application) if allowed else {}
+    posted = request.method == "POST"
+    form = MeasurementDeclarationForm(
+        request.POST if posted else None, request.FILES if posted else None, declarable=declarable
+    )
+    if posted and form.is_valid():
+        try:
+            measurement = measurement_declare(application=application, by=user, **form.cleaned_data)
+        except UserError as error:
+            _form_error(form, error)
+        else:
+            messages.success(
+                request,
+                f"Mesure « {measurement.indicator.label} » de {measurement.structure.name} "
+                "enregistrée : elle est à vérifier par l'ARS.",
+            )
+            return redirect("grants:espace_measurements", pk=application.pk)
+    return render(
+        request,
+        "grants/espace_measurements.html",
+        {
+            "title": "Déclarer une mesure",
+            "application": application,
+            "can_declare": allowed,
+            "blocker": None if allowed else measurement_declare_blocker(application=application),
+            "declarable": declarable,
+            "form": form,
+            "measurements": list(selectors.grant_measurements(application=application)[:200]),
+        },
+        status=400 if posted else 200,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Documents (both sides, scoped)
 # --------------------------------------------------------------------------------------------
@@ -603,6 +666,25 @@ def signed_copy(request: HttpRequest, pk: int) -> HttpResponseBase:
         as_attachment=True,
         filename=f"convention-{convention.number}-signee.pdf",
         content_type="application/pdf",
+    )
+
+
+@require_GET
+def measurement_evidence(request: HttpRequest, pk: int, measurement_pk: int) -> HttpResponseBase:
+    """A declared measurement's evidence, for the same readers as the signed convention: the
+    grant's applicants and its follow-up scope (the ARS who checks it)."""
+    application = _readable_grant(request, pk)
+    measurement = get_object_or_404(
+        selectors.grant_measurements(application=application), pk=measurement_pk
+    )
+    if not measurement.evidence:
+        raise Http404("Document introuvable.")
+    extension = measurement.evidence.name.rsplit(".", 1)[-1].lower()
+    return FileResponse(
+        default_storage.open(measurement.evidence.name, "rb"),
+        as_attachment=True,
+        filename=f"justificatif-mesure-{measurement.pk}.{extension}",
+        content_type=ALLOWED_TYPES.get(extension, "application/octet-stream"),
     )
 
 

@@ -68,7 +68,9 @@ DOSSIER_PAST_DRAFT = frozenset(
 
 def grappe_is_locked(grappe: Grappe) -> bool:
     """A grappe is frozen once one of its dossiers has left the draft stage (a withdrawn
-    dossier included: its grappe stays as it was submitted)."""
+    dossier included: its grappe stays as it was submitted). After the decision, only a
+    validated amendment (avenant) changes its ESSMS, through
+    ``services.grappe_memberships_amend``."""
     return grappe.applications.filter(status__in=DOSSIER_PAST_DRAFT).exists()
 
 

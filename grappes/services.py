@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import datetime
 import secrets
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from essms_portal.accounts.models import User
+from essms_portal.accounts.models import Role, User
 from essms_portal.emails import email_queue_template
 from essms_portal.errors import UserError
 from essms_portal.identifiers import finess_error
@@ -35,6 +37,7 @@ from .models import (
     LegalForm,
     Organisation,
     OrganisationMember,
+    ProjectType,
     Structure,
 )
 from .permissions import grappe_is_locked
@@ -377,6 +380,76 @@ def grappe_membership_remove(*, membership: GrappeMembership, by: User) -> None:
         "Seul le gestionnaire de cet établissement peut le retirer de la grappe.",
     )
     membership.delete()
+    quotes_changed()
+
+
+@dataclass(frozen=True)
+class MembershipJoin:
+    """An ESSMS an amendment puts in a locked grappe, with its project (the grappe's common
+    solution, an acquisition: what the amendment's engine computed its amount on)."""
+
+    finess: str
+    project_type: str = ProjectType.ACQUISITION
+    solution_id: int | None = None
+
+
+# Who validates amendments (the deciders of a dossier, ``grants.permissions``); a guard in depth,
+# the caller having checked the four eyes on the dossier itself.
+AMENDMENT_DECIDERS = frozenset({Role.ARS_VALIDEUR, Role.CNSA_AGENT})
+
+
+def grappe_memberships_amend(
+    *,
+    grappe: Grappe,
+    leaving: Collection[str],
+    joining: Sequence[MembershipJoin],
+    by: User,
+) -> None:
+    """Change the ESSMS of a **locked** grappe: the leavers' (FINESS) memberships removed, the
+    joiners' added. The only way to change a grappe once its dossier is submitted: it is called
+    by the validation of an amendment (``grants.amendments.amendment_validate``), the
+    four-eyes-validated record of the change whose letter states the amounts, inside its
+    transaction (a refusal here undoes the validation). ``grappe_is_locked`` still freezes the
+    grappe for every other service. All or nothing: the first refusal raises ``ServiceError``
+    (field ``leaving`` or ``joining``) before anything is written."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("grappe_memberships_amend runs inside the amendment's transaction.")
+    _require(by.role in AMENDMENT_DECIDERS, "Seul un valideur de l'avenant modifie la grappe.")
+    if not grappe_is_locked(grappe):
+        raise ServiceError(
+            "Le dossier de cette grappe n'est pas déposé : ses ESSMS changent depuis la grappe."
+        )
+    locked = Grappe.objects.select_for_update().get(pk=grappe.pk)
+    members = {
+        m.structure.finess: m
+        for m in GrappeMembership.objects.filter(grappe=locked).select_related("structure")
+    }
+    for finess in leaving:
+        if finess not in members:
+            raise ServiceError(f"L'ESSMS {finess} ne fait pas partie de la grappe.", "leaving")
+    structures = Structure.objects.in_bulk([j.finess for j in joining], field_name="finess")
+    organisations = set(locked.organisations.values_list("organisation_id", flat=True))
+    for join in joining:
+        structure = structures.get(join.finess)
+        if structure is None:
+            raise ServiceError(f"Aucun ESSMS ne porte le numéro FINESS {join.finess}.", "joining")
+        if structure.closed:
+            raise ServiceError(f"L'ESSMS {join.finess} est fermé.", "joining")
+        if join.finess in members:
+            raise ServiceError(f"L'ESSMS {join.finess} fait déjà partie de la grappe.", "joining")
+        if structure.organisation_id not in organisations:
+            raise ServiceError(
+                f"Le gestionnaire de l'ESSMS {join.finess} ne fait pas partie de la grappe.",
+                "joining",
+            )
+    GrappeMembership.objects.filter(pk__in=[members[f].pk for f in leaving]).delete()
+    for join in joining:
+        GrappeMembership.objects.create(
+            grappe=locked,
+            structure=structures[join.finess],
+            project_type=join.project_type,
+            solution_id=join.solution_id,
+        )
     quotes_changed()
 
 

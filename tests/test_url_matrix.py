@@ -34,6 +34,7 @@ from applications.workflow import Action, transition
 from essms_portal.accounts.models import Role, User
 from grants.amendments import amendment_draft, amendment_validate
 from grants.indicators import indicators_ensure_defaults
+from grants.measurements import measurement_declarable, measurement_declare, measurement_window
 from grants.models import Measurement, UsageIndicator
 from grants.services import (
     bank_details_submit,
@@ -607,6 +608,19 @@ def _grant_world(porteur: User) -> dict[str, dict[str, Any]]:
         measured_on=datetime.date(2024, 6, 30),
         source=Measurement.Source.IMPORTED,
     )
+    # A value the porteur declared, with its evidence, waiting for the ARS.
+    finess, essms = next(iter(measurement_declarable(application=granted).items()))
+    window = measurement_window(campaign_id=granted.call.campaign_id)
+    assert window is not None
+    declared = measurement_declare(
+        application=granted,
+        by=porteur,
+        structure_finess=finess,
+        indicator_code=essms.indicators[0].code,
+        value="12",
+        measured_on=window[0],
+        evidence=SimpleUploadedFile("mesure.pdf", b"%PDF-1.4 mesure"),
+    )
     pk = {"pk": granted.pk}
     return {
         "grants:grant": pk,
@@ -618,6 +632,8 @@ def _grant_world(porteur: User) -> dict[str, dict[str, Any]]:
         "grants:espace_grant": pk,
         "grants:espace_sign": pk,
         "grants:espace_bank": pk,
+        "grants:espace_measurements": pk,
+        "grants:measurement_evidence": {**pk, "measurement_pk": declared.pk},
         "grants:bank_validate": {**pk, "details_pk": change.pk},
         "grants:measurement_check": {**pk, "measurement_pk": measurement.pk},
         "grants:order_paid": {**pk, "order_pk": order.pk},
@@ -699,6 +715,12 @@ EXPECTED.update(
         "grants:espace_sign": _applicant("post", 302),
         # Posted empty: the form comes back with its errors.
         "grants:espace_bank": _applicant("post", 400),
+        # Declaring a measurement, posted empty: the form comes back with its errors.
+        "grants:espace_measurements": _applicant("post", 400),
+        # A declared measurement's evidence: the same readers as the signed convention.
+        "grants:measurement_evidence": _follow_up(
+            "get", 200, own_gestionnaire=200, **dict.fromkeys(OUTSIDERS, 404)
+        ),
     }
 )
 _GRANT_URLS = sorted(n for n in EXPECTED if n.startswith("grants:"))

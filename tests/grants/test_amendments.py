@@ -22,10 +22,18 @@ from grants.models import Amendment, Convention, FollowUpParameters, GrantLog, P
 from grants.selectors import grant_effective_snapshot, grant_schedule
 from grants.services import GrantError, GrantNotAllowed, convention_countersign
 from grants.settlement import second_tranche_settle, settlement_request_for
-from grappes.models import Departement
+from grappes.models import Departement, GrappeMembership
+from grappes.permissions import grappe_is_locked
+from grappes.services import (
+    MembershipJoin,
+    NotAllowed,
+    ServiceError,
+    grappe_membership_remove,
+    grappe_memberships_amend,
+)
 from tests.applications.helpers import ars
 from tests.dbstate import assert_unchanged, db_state
-from tests.factories import GrappeMembershipFactory, StructureFactory
+from tests.factories import GrappeMembershipFactory, OrganisationFactory, StructureFactory
 from tests.grants.test_conventions import Grant
 from tests.grants.test_documents import pdf_text
 from tests.grants.test_second_tranche import measure
@@ -326,9 +334,10 @@ def test_the_screens(countersigned: tuple[Grant, Convention]) -> None:
     instructeur = client_for(grant.instructeur)
     assert "Préparer un avenant" in instructeur.get(page).content.decode()
 
-    # Nothing changed in the grappe: refused with a message, nothing created.
+    # Nothing changed in the grappe: refused next to the « leaving » field, nothing created.
     response = instructeur.post(reverse("grants:amendment_draft", args=[pk]), {"reason": "x"})
-    assert response.status_code == 302 and not Amendment.objects.exists()
+    assert response.status_code == 400 and not Amendment.objects.exists()
+    assert "ne changerait rien" in " ".join(response.context["amendment_form"].errors["leaving"])
     # No reason: the form comes back with the error next to the field.
     response = instructeur.post(reverse("grants:amendment_draft", args=[pk]), {"reason": ""})
     assert response.status_code == 400 and not Amendment.objects.exists()
@@ -356,3 +365,231 @@ def test_the_screens(countersigned: tuple[Grant, Convention]) -> None:
     assert response.status_code == 200 and response.content == amendment_pdf(amendment.snapshot)
     espace = porteur.get(reverse("grants:espace_grant", args=[pk])).content.decode()
     assert pdf_url in espace and amendment.number in espace
+
+
+# --------------------------------------------------------------------------------------------
+# The amendment carries the change of a locked grappe
+# --------------------------------------------------------------------------------------------
+
+
+def finess_of_grappe(grant: Grant) -> list[str]:
+    return sorted(grant.application.grappe.memberships.values_list("structure__finess", flat=True))
+
+
+def outsider_structure(grant: Grant, **overrides: Any) -> Any:
+    """An open ESSMS of the porteur, not in the grappe."""
+    values: dict[str, Any] = {
+        "organisation": grant.application.grappe.porteur,
+        "departement": Departement.objects.get(code="75"),
+    }
+    values.update(overrides)
+    return StructureFactory(**values)
+
+
+def test_leaving_is_applied_to_the_grappe_at_validation_only(
+    countersigned: tuple[Grant, Convention],
+) -> None:
+    grant, convention = countersigned
+    members = finess_of_grappe(grant)
+    assert grappe_is_locked(grant.application.grappe)
+    leaver = members[0]
+    line = next(line for line in convention.snapshot["lines"] if line["finess"] == leaver)
+    total = int(convention.snapshot["total"])
+
+    amendment = amendment_draft(
+        convention=convention, by=grant.instructeur, reason=REASON, leaving=[f" {leaver} "]
+    )
+    snapshot = amendment.snapshot
+    assert (snapshot["leaving"], snapshot["joining"]) == ([leaver], [])
+    assert snapshot["grappe_before"] == members
+    assert [lf["finess"] for lf in snapshot["left"]] == [leaver]
+    assert snapshot["total"] == total - int(line["amount"])
+    assert finess_of_grappe(grant) == members  # drafted only: the grappe has not changed
+
+    amendment_validate(amendment=amendment, by=grant.valideur)
+    assert finess_of_grappe(grant) == members[1:]
+    assert PaymentOrder.objects.filter(kind="recovery").count() == 1
+    # Still frozen for everything else.
+    assert grappe_is_locked(grant.application.grappe)
+
+
+def test_joining_is_applied_to_the_grappe_at_validation_only(
+    countersigned: tuple[Grant, Convention],
+) -> None:
+    grant, convention = countersigned
+    members = finess_of_grappe(grant)
+    total = int(convention.snapshot["total"])
+    newcomer = outsider_structure(grant)
+
+    amendment = amendment_draft(
+        convention=convention,
+        by=grant.instructeur,
+        reason="Entrée",
+        joining=[newcomer.finess.lower()],
+    )
+    snapshot = amendment.snapshot
+    assert snapshot["leaving"] == []
+    assert [j["finess"] for j in snapshot["joining"]] == [newcomer.finess]
+    assert snapshot["joining"][0]["project_type"] == "acquisition"
+    [joined] = snapshot["joined"]
+    assert joined["finess"] == newcomer.finess and joined["amount"] > 0
+    assert snapshot["total"] == total + joined["amount"]
+    assert finess_of_grappe(grant) == members
+
+    amendment_validate(amendment=amendment, by=grant.valideur)
+    assert finess_of_grappe(grant) == sorted([*members, newcomer.finess])
+    membership = GrappeMembership.objects.get(grappe=grant.application.grappe, structure=newcomer)
+    assert membership.project_type == "acquisition"
+    assert membership.solution_id == snapshot["joining"][0]["solution_id"] is not None
+    schedule = grant_schedule(application=grant.application)
+    assert schedule.total == total + joined["amount"]
+
+
+def test_leaving_and_joining_in_one_amendment(countersigned: tuple[Grant, Convention]) -> None:
+    grant, convention = countersigned
+    members = finess_of_grappe(grant)
+    newcomer = outsider_structure(grant)
+    amendment = amendment_draft(
+        convention=convention,
+        by=grant.instructeur,
+        reason="Remplacement",
+        leaving=members[:2],
+        joining=[newcomer.finess],
+    )
+    assert amendment.snapshot["leaving"] == members[:2]
+    amendment_validate(amendment=amendment, by=grant.valideur)
+    assert finess_of_grappe(grant) == sorted([*members[2:], newcomer.finess])
+    assert grant_effective_snapshot(convention=convention) == amendment.snapshot
+
+
+def test_bad_changes_are_refused_next_to_their_field(
+    countersigned: tuple[Grant, Convention],
+) -> None:
+    grant, convention = countersigned
+    members = finess_of_grappe(grant)
+    not_a_line = outsider_structure(grant)
+    closed = outsider_structure(grant, closed=True)
+    elsewhere = outsider_structure(grant, organisation=OrganisationFactory())
+    unknown = outsider_structure(grant)
+    unknown_finess = unknown.finess
+    unknown.delete()
+    before = db_state()
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({"leaving": [not_a_line.finess]}, "leaving", "pas une ligne en vigueur"),
+        ({"leaving": ["123"]}, "leaving", "pas une ligne en vigueur"),
+        ({"joining": [unknown_finess]}, "joining", "aucun ESSMS ne porte ce numéro"),
+        ({"joining": ["12345"]}, "joining", "12345"),
+        ({"joining": [members[3]]}, "joining", "fait déjà partie de la grappe"),
+        ({"joining": [closed.finess]}, "joining", "est fermé"),
+        ({"joining": [elsewhere.finess]}, "joining", "ne fait pas partie de la grappe"),
+        (
+            {"leaving": [members[0]], "joining": [members[0]]},
+            "joining",
+            "à la fois quitter et rejoindre",
+        ),
+        ({}, "leaving", "ne changerait rien"),
+    ]
+    for changes, field, message in cases:
+        with pytest.raises(GrantError, match=message) as refused:
+            amendment_draft(convention=convention, by=grant.instructeur, reason=REASON, **changes)
+        assert refused.value.field == field, changes
+    assert_unchanged(before)
+
+
+def test_validation_refused_when_the_grappe_changed_since_drafting(
+    countersigned: tuple[Grant, Convention],
+) -> None:
+    """The letter states amounts computed on the grappe as it was: a change out of band (the
+    admin) since the drafting makes it false."""
+    grant, convention = countersigned
+    members = finess_of_grappe(grant)
+    amendment = amendment_draft(
+        convention=convention, by=grant.instructeur, reason=REASON, leaving=[members[0]]
+    )
+    GrappeMembership.objects.filter(
+        grappe=grant.application.grappe, structure__finess=members[1]
+    ).delete()
+    before = db_state()
+    with pytest.raises(GrantError, match="ESSMS de la grappe ont changé"):
+        amendment_validate(amendment=amendment, by=grant.valideur)
+    assert_unchanged(before)
+
+
+def test_the_grappe_service_is_for_validated_amendments_only(
+    countersigned: tuple[Grant, Convention],
+) -> None:
+    """``grappe_memberships_amend`` refuses anyone but a decider, a grappe still open (its
+    ordinary services apply) and bad FINESS numbers, all or nothing; the ordinary services still
+    refuse a locked grappe. (Outside a transaction it raises RuntimeError: a test runs inside
+    one.)"""
+    grant, _convention = countersigned
+    grappe = grant.application.grappe
+    members = finess_of_grappe(grant)
+    open_grappe = GrappeMembershipFactory().grappe
+    stranger = outsider_structure(grant, organisation=OrganisationFactory())
+    before = db_state()
+    with pytest.raises(NotAllowed):
+        grappe_memberships_amend(
+            grappe=grappe, leaving=[members[0]], joining=[], by=grant.instructeur
+        )
+    with pytest.raises(ServiceError, match="pas déposé"):
+        grappe_memberships_amend(grappe=open_grappe, leaving=[], joining=[], by=grant.valideur)
+    refusals = [
+        ([stranger.finess], [], "leaving"),
+        ([members[0]], [MembershipJoin(finess=members[1])], "joining"),
+        ([members[0]], [MembershipJoin(finess=stranger.finess)], "joining"),
+        ([], [MembershipJoin(finess="999999999")], "joining"),
+    ]
+    for leaving, joining, field in refusals:
+        with pytest.raises(ServiceError) as refused:
+            grappe_memberships_amend(
+                grappe=grappe, leaving=leaving, joining=joining, by=grant.valideur
+            )
+        assert refused.value.field == field
+    membership = grappe.memberships.first()
+    assert membership is not None
+    with pytest.raises(ServiceError, match="déposé"):
+        grappe_membership_remove(membership=membership, by=grant.porteur)
+    assert_unchanged(before)
+
+
+def test_the_form_over_http(countersigned: tuple[Grant, Convention]) -> None:
+    grant, _convention = countersigned
+    pk = grant.application.pk
+    members = finess_of_grappe(grant)
+    instructeur = client_for(grant.instructeur)
+    page = instructeur.get(reverse("grants:grant", args=[pk])).content.decode()
+    assert "ESSMS qui quittent le projet" in page and "ESSMS qui rejoignent le projet" in page
+    assert f'value="{members[0]}"' in page  # a checkbox per line in force
+    url = reverse("grants:amendment_draft", args=[pk])
+
+    before = db_state()
+    response = instructeur.post(url, {"reason": REASON, "joining": f"{members[1]}, 12345"})
+    assert response.status_code == 400
+    errors = response.context["amendment_form"].errors
+    assert list(errors) == ["joining"] and "12345" in errors["joining"][0]
+    assert errors["joining"][0] in response.content.decode()
+    response = instructeur.post(url, {"reason": REASON, "leaving": ["999999999"]})
+    assert response.status_code == 400
+    assert list(response.context["amendment_form"].errors) == ["leaving"]  # not a choice
+    assert_unchanged(before)
+
+    newcomer = outsider_structure(grant)
+    response = instructeur.post(
+        url,
+        {
+            "reason": REASON,
+            "leaving": [members[0], members[1]],
+            "joining": f"\n{newcomer.finess}\n",
+        },
+    )
+    assert response.status_code == 302
+    amendment = Amendment.objects.get()
+    assert amendment.snapshot["leaving"] == members[:2]
+    assert [j["finess"] for j in amendment.snapshot["joining"]] == [newcomer.finess]
+    assert finess_of_grappe(grant) == members
+    response = client_for(grant.valideur).post(
+        reverse("grants:amendment_validate", args=[pk, amendment.pk])
+    )
+    assert response.status_code == 302
+    assert finess_of_grappe(grant) == sorted([*members[2:], newcomer.finess])

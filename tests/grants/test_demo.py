@@ -13,8 +13,8 @@ from django.urls import reverse
 
 from applications.demo.simple import NOTIFIED_GRAPPE
 from essms_portal.accounts.models import User
-from grants.demo import SETTLED_GRAPPE, TO_SIGN_GRAPPE
-from grants.models import Convention, Measurement, PaymentOrder
+from grants.demo import AMENDED_GRAPPE, SETTLED_GRAPPE, TO_SIGN_GRAPPE
+from grants.models import Amendment, Convention, Measurement, PaymentOrder
 from tests.dbstate import assert_unchanged, db_state
 
 pytestmark = pytest.mark.django_db
@@ -28,6 +28,7 @@ def test_grants_at_every_stage_and_idempotent(private_storage: Any) -> None:
         NOTIFIED_GRAPPE: "countersigned",
         TO_SIGN_GRAPPE: "drafted",
         SETTLED_GRAPPE: "countersigned",
+        AMENDED_GRAPPE: "countersigned",
     }
     orders = sorted(PaymentOrder.objects.values_list("application__grappe__name", "kind", "status"))
     assert orders == sorted(
@@ -35,11 +36,25 @@ def test_grants_at_every_stage_and_idempotent(private_storage: Any) -> None:
             (NOTIFIED_GRAPPE, "first", "paid"),
             (SETTLED_GRAPPE, "first", "paid"),
             (SETTLED_GRAPPE, "second", "paid"),
+            (AMENDED_GRAPPE, "first", "paid"),
+            (AMENDED_GRAPPE, "recovery", "issued"),
+            (AMENDED_GRAPPE, "second", "issued"),
         ]
     )
     assert Measurement.objects.filter(status="pending").count() == 45  # 15 ESSMS x 3 targets
-    second = PaymentOrder.objects.get(kind="second")
+    second = PaymentOrder.objects.get(kind="second", status="paid")
     assert second.amount < second.convention.snapshot["tranches"][1]["amount"]  # reduced
+    # The Drôme: one ESSMS left by a validated amendment, the rest of its new total reduced.
+    amendment = Amendment.objects.get()
+    assert amendment.status == "validated"
+    assert amendment.drafted_by.email == "instructeur-ara@demo.esms.fr"
+    assert amendment.validated_by.email == "valideur-ara@demo.esms.fr"  # type: ignore[union-attr]
+    [leaver] = amendment.snapshot["leaving"]
+    amended = amendment.convention.decision.application
+    assert amended.grappe.memberships.count() == 14
+    assert not amended.grappe.memberships.filter(structure__finess=leaver).exists()
+    rest = amendment.snapshot["total"] - amendment.snapshot["tranches"][0]["amount"]
+    assert PaymentOrder.objects.get(application=amended, kind="second").amount < rest
 
     before = db_state()
     call_command("seed_follow_up", stdout=StringIO())
@@ -55,3 +70,9 @@ def test_grants_at_every_stage_and_idempotent(private_storage: Any) -> None:
     instructeur.force_login(User.objects.get(email="instructeur@demo.esms.fr"))
     queue = instructeur.get(reverse("grants:queue")).content.decode()
     assert "Mesures à vérifier" in queue and "À rédiger" not in queue
+    # The Drôme's orders wait for « Transmettre les ordres émis ».
+    valideur_ara = Client()
+    valideur_ara.force_login(User.objects.get(email="valideur-ara@demo.esms.fr"))
+    assert (
+        "Transmettre les ordres émis" in valideur_ara.get(reverse("grants:queue")).content.decode()
+    )

@@ -25,7 +25,7 @@ from grants.measurements import (
     measurement_review,
     measurements_import,
 )
-from grants.models import Measurement, MeasurementImport, UsageIndicator
+from grants.models import GrantLog, Measurement, MeasurementImport, UsageIndicator
 from tests.applications.helpers import ars, cnsa_agent, decided_dossier
 from tests.dbstate import assert_unchanged, db_state
 from tests.factories import StructureFactory
@@ -202,6 +202,10 @@ def test_review_by_region_only_and_rejection_needs_a_comment(funded: Application
         "Extraction illisible",
     )
     assert done.reviewed_at is not None and done.reviewed_at.date() <= datetime.date.today()
+    # The check is a state change of the grant: in its hash-chained log, with the reason.
+    entry = GrantLog.objects.get(application=funded, event="measurement_rejected")
+    assert (entry.actor, entry.actor_email) == (reviewer, reviewer.email)
+    assert f"{a} · DUI_ACTIF = 70" in entry.detail and "Extraction illisible" in entry.detail
 
 
 def test_command_exit_codes(funded: Application, tmp_path: Path) -> None:
