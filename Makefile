@@ -6,6 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+BENCH_BROKER ?= redis://127.0.0.1:6379/14
 
 .PHONY: demo test system-deps-demo system-deps-test lint typecheck check bench-import bench \
 	bench-load clean
@@ -49,10 +50,12 @@ bench-import: $(STAMP)
 
 ## bench: project against baselines on the national dataset (DATABASE_URL, seeded if absent;
 ## default postgres://postgres@127.0.0.1:5432/bench_national), BENCH_REPEAT pairs (7),
-## BENCH_IMPORT_LINES (100000), BENCH_NOTE (a caveat for the page); prints one `bench` line per
+## BENCH_IMPORT_LINES (100000), BENCH_NOTE (a caveat for the page); the decision measures use
+## CELERY_BROKER_URL, by default BENCH_BROKER, a Redis database of its own (the run purges its
+## queue); prints one `bench` line per
 ## measure and writes docs/performance.md (issue #13)
 bench: system-deps-demo $(STAMP)
-	$(PY) scripts/bench.py
+	CELERY_BROKER_URL="$${CELERY_BROKER_URL:-$(BENCH_BROKER)}" $(PY) scripts/bench.py
 
 ## bench-load: locust against gunicorn (3 workers, 127.0.0.1), BENCH_LOAD_USERS (30) for
 ## BENCH_LOAD_DURATION seconds (60), mixed pages against /healthz/
