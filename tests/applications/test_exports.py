@@ -6,6 +6,7 @@ import csv
 import datetime
 import io
 import zipfile
+import zlib
 from decimal import Decimal
 
 import pytest
@@ -374,3 +375,29 @@ def test_xlsx_text_that_looks_like_an_excel_escape_is_escaped_itself():
         sheet = zipfile.ZipFile(handle).read("xl/worksheets/sheet1.xml").decode()
     assert ">code _x005F_x0041_ brut<" in sheet
     assert ">_x sans code<" in sheet
+
+
+def test_xlsx_of_the_same_rows_has_the_same_bytes():
+    """No timestamp in the archive: a file downloaded again (a payment batch, an export) has the
+    same checksum."""
+    rows = [("Texte", "Montant"), ("a", 25_000), ("b", Decimal("0.5"))]
+    with exports.xlsx_file(rows, title="essms") as first:
+        one = first.read()
+    with exports.xlsx_file(rows, title="essms") as second:
+        two = second.read()
+    assert one == two
+    assert zipfile.ZipFile(io.BytesIO(one)).testzip() is None
+
+
+def test_xlsx_entries_are_deflated_at_the_fast_level():
+    """Each entry carries its own level (a ZipInfo does): level 1, the writer's choice for speed,
+    not zlib's default 6 — the sheet's compressed size is level 1's."""
+    rows = [("Texte", "Montant"), *((f"ligne {n} « é »", n * 1000) for n in range(2000))]
+    with exports.xlsx_file(rows, title="essms") as handle:
+        archive = zipfile.ZipFile(handle)
+        info = archive.getinfo("xl/worksheets/sheet1.xml")
+        xml = archive.read(info)
+    for level, expected in ((1, True), (6, False)):
+        deflate = zlib.compressobj(level, zlib.DEFLATED, -15)
+        size = len(deflate.compress(xml) + deflate.flush())
+        assert (size == info.compress_size) is expected, level
