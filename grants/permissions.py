@@ -7,26 +7,16 @@ the convention and keep the bank details.
 
 from __future__ import annotations
 
+import datetime
+
 from applications.models import Application, Call
 from applications.permissions import can_decide, is_porteur
 from essms_portal.accounts.models import ARS_ROLES, Role, User
 
-from .models import Convention, GrantLog, PaymentOrder
+from .models import Convention, FollowUpParameters, Measurement, PaymentOrder
+from .selectors import SETTLEMENT_EVENT, grant_effective_snapshot, settlement_computed
 
-#: The follow-up log's event of a computed second tranche (``settlement.second_tranche_settle``),
-#: whatever it gave: an order, a recovery, or nothing due.
-SETTLEMENT_EVENT = "settlement_computed"
-
-
-def settlement_computed(convention: Convention) -> bool:
-    """Whether the second tranche of ``convention`` was computed, whatever it gave (its order
-    issued, a recovery, or nothing due): it is computed once."""
-    return (
-        PaymentOrder.objects.filter(convention=convention, kind=PaymentOrder.Kind.SECOND).exists()
-        or GrantLog.objects.filter(
-            application_id=convention.decision.application_id, event=SETTLEMENT_EVENT
-        ).exists()
-    )
+__all__ = ["SETTLEMENT_EVENT", "settlement_computed"]  # asked here by the services too
 
 
 def can_follow_up(user: User, application: Application) -> bool:
@@ -45,8 +35,53 @@ def can_sign_convention(user: User, application: Application) -> bool:
 
 
 def can_enter_bank_details(user: User, application: Application) -> bool:
-    """The porteur's confirmed members enter the bank details."""
-    return can_sign_convention(user, application)
+    """The porteur's confirmed members enter the bank details, until the grant is closed
+    (nothing is paid any more)."""
+    return (
+        can_sign_convention(user, application)
+        and not Convention.objects.filter(
+            decision__application=application, status=Convention.Status.CLOSED
+        ).exists()
+    )
+
+
+def settlement_blocker(*, convention: Convention, today: datetime.date) -> str | None:
+    """Why the second tranche of ``convention`` cannot be computed now (French), or None: the
+    convention countersigned, not computed yet (it is computed once), the measurement deadline
+    reached, and no measurement of the grant's ESSMS still waiting for the ARS's check (a value
+    checked afterwards could no longer count: computed with it pending, the tranche would be
+    lower than due)."""
+    if convention.status != Convention.Status.COUNTERSIGNED:
+        return "La convention n'est pas encore signée par les deux parties."
+    if settlement_computed(convention):
+        return "La seconde tranche de cette convention est déjà calculée."
+    follow_up = FollowUpParameters.objects.get(campaign_id=convention.decision.campaign_id)
+    if today < follow_up.measurement_deadline:
+        return (
+            "La seconde tranche se calcule à l'échéance des cibles d'usage, le "
+            f"{follow_up.measurement_deadline:%d/%m/%Y}."
+        )
+    finess = [line["finess"] for line in grant_effective_snapshot(convention=convention)["lines"]]
+    pending = Measurement.objects.filter(
+        status=Measurement.Status.PENDING,
+        indicator__campaign_id=convention.decision.campaign_id,
+        structure__finess__in=finess,
+    ).count()
+    if pending:
+        return (
+            f"{pending} mesure{'s' if pending > 1 else ''} de ces ESSMS "
+            f"{'sont' if pending > 1 else 'est'} encore à vérifier : validez-les ou rejetez-les "
+            "avant de calculer la seconde tranche."
+        )
+    return None
+
+
+def can_settle(user: User, convention: Convention, *, today: datetime.date) -> bool:
+    """The grant's follow-up agents compute the second tranche once nothing stands in the way
+    (``settlement_blocker``)."""
+    return can_follow_up(user, convention.decision.application) and (
+        settlement_blocker(convention=convention, today=today) is None
+    )
 
 
 def measurement_declare_blocker(*, application: Application) -> str | None:

@@ -104,6 +104,11 @@ def grant_for_applicant(*, user: User, pk: int) -> Application:
         raise Http404("Subvention introuvable.") from None
 
 
+#: The follow-up log's event of a computed second tranche (``settlement.second_tranche_settle``),
+#: whatever it gave: an order, a recovery, or nothing due.
+SETTLEMENT_EVENT = "settlement_computed"
+
+
 @dataclass(frozen=True)
 class Schedule:
     """What the porteur was granted, what was ordered and paid, what is still due."""
@@ -114,10 +119,25 @@ class Schedule:
     ordered: int
     paid: int
     recovered: int
+    #: The second tranche was computed: nothing more will be ordered.
+    settled: bool = False
 
     @property
     def remaining(self) -> int:
+        if self.settled:
+            return 0
         return max(0, self.total - self.ordered + self.recovered)
+
+
+def settlement_computed(convention: Convention) -> bool:
+    """Whether the second tranche of ``convention`` was computed, whatever it gave (its order
+    issued, a recovery, or nothing due): it is computed once."""
+    return (
+        PaymentOrder.objects.filter(convention=convention, kind=PaymentOrder.Kind.SECOND).exists()
+        or GrantLog.objects.filter(
+            application_id=convention.decision.application_id, event=SETTLEMENT_EVENT
+        ).exists()
+    )
 
 
 def grant_schedule(*, application: Application) -> Schedule:
@@ -136,6 +156,7 @@ def grant_schedule(*, application: Application) -> Schedule:
         ordered=sum(int(o.amount) for o in paying),
         paid=sum(int(o.amount) for o in paying if o.status == PaymentOrder.Status.PAID),
         recovered=sum(int(o.amount) for o in orders if o.kind == PaymentOrder.Kind.RECOVERY),
+        settled=convention is not None and settlement_computed(convention),
     )
 
 

@@ -41,7 +41,7 @@ from .models import (
     PaymentOrder,
     UsageIndicator,
 )
-from .permissions import SETTLEMENT_EVENT, can_follow_up, settlement_computed
+from .permissions import SETTLEMENT_EVENT, can_follow_up, settlement_blocker
 from .selectors import grant_effective_snapshot, grant_lines_left_by_amendment
 from .services import (
     GrantError,
@@ -225,20 +225,11 @@ def second_tranche_settle(*, convention: Convention, by: User) -> PaymentOrder |
     second tranche, or a recovery (*titre de recette*); None when nothing is due either way."""
     application = convention.decision.application
     require_allowed(can_follow_up(by, application))
-    follow_up = FollowUpParameters.objects.get(campaign_id=convention.decision.campaign_id)
-    if timezone.localdate() < follow_up.measurement_deadline:
-        raise GrantError(
-            "La seconde tranche se calcule à l'échéance des cibles d'usage, le "
-            f"{follow_up.measurement_deadline:%d/%m/%Y}."
-        )
     with transaction.atomic():
         locked = Convention.objects.select_for_update().get(pk=convention.pk)
-        if locked.status != Convention.Status.COUNTERSIGNED:
-            raise GrantError("La convention n'est pas encore signée par les deux parties.")
-        # Once, whatever it gave: a second run after a recovery or nothing due would only
-        # log the same computation again.
-        if settlement_computed(locked):
-            raise GrantError("La seconde tranche de cette convention est déjà calculée.")
+        blocker = settlement_blocker(convention=locked, today=timezone.localdate())
+        if blocker:
+            raise GrantError(blocker)
         result = compute_settlement(settlement_request_for(convention=locked))
         reasons = [reason.message for reason in result.reasons] + [
             reason.message for outcome in result.essms for reason in outcome.reasons

@@ -35,6 +35,7 @@ urlpatterns = [
     ),
     path("suivi/<int:pk>/ordres/<int:order_pk>/paye/", views.order_paid, name="order_paid"),
     path("suivi/<int:pk>/seconde-tranche/", views.settle, name="settle"),
+    path("suivi/<int:pk>/seconde-tranche/confirmer/", views.settle_confirm, name="settle_confirm"),
     path("suivi/<int:pk>/solde/", views.grant_close, name="grant_close"),
     path("suivi/<int:pk>/convention/signee/", views.signed_copy, name="signed_copy"),
     path(

@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from applications.http import back_office
@@ -56,6 +57,7 @@ from .permissions import (
     can_validate_amendment,
     grant_close_blocker,
     measurement_declare_blocker,
+    settlement_blocker,
 )
 from .reporting import usage_targets_overview
 from .settlement import second_tranche_settle, settlement_preview
@@ -121,7 +123,14 @@ def _grant_context(request: HttpRequest, application: Any) -> dict[str, Any]:
     user = request_user(request)
     convention = selectors.grant_convention(application=application)
     preview = None
+    settle_blocker = None
     if convention and convention.status == Convention.Status.COUNTERSIGNED:
+        settle_blocker = settlement_blocker(convention=convention, today=timezone.localdate())
+    if (
+        convention
+        and convention.status == Convention.Status.COUNTERSIGNED
+        and not (selectors.settlement_computed(convention))
+    ):
         try:
             preview = settlement_preview(convention=convention)
         except ValueError:  # the rules refuse inconsistent data: shown as unavailable
@@ -138,6 +147,7 @@ def _grant_context(request: HttpRequest, application: Any) -> dict[str, Any]:
         "measurements": list(selectors.grant_measurements(application=application)[:200]),
         "log": list(selectors.grant_log(application=application)),
         "preview": preview,
+        "settle_blocker": settle_blocker,
         "can_follow_up": can_follow_up(user, application),
         "can_close": convention is not None and can_close_grant(user, convention),
         "close_blocker": grant_close_blocker(convention=convention)
@@ -293,6 +303,33 @@ def grant_close(request: HttpRequest, pk: int) -> HttpResponse:
             convention=_convention_of(application), by=user
         ),
         "Dossier soldé : il quitte la liste des subventions à suivre.",
+    )
+
+
+@require_GET
+@back_office
+def settle_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    """The confirmation page before computing the second tranche (once, irreversible): what the
+    rules give today and why, a button that posts to ``settle``, a way back. Refused with the
+    service's own reason (``settlement_blocker``) when it cannot be computed now."""
+    user = request_user(request)
+    application = selectors.grant_for_follow_up(user=user, pk=pk)
+    if not can_follow_up(user, application):  # administrators read, never act
+        raise PermissionDenied("Seuls l'ARS de la région (la CNSA pour l'appel national) agissent.")
+    convention = _convention_of(application)
+    blocker = settlement_blocker(convention=convention, today=timezone.localdate())
+    if blocker:
+        messages.error(request, blocker)
+        return redirect("grants:grant", pk=application.pk)
+    return render(
+        request,
+        "grants/settle_confirm.html",
+        {
+            "title": "Confirmer le calcul de la seconde tranche",
+            "application": application,
+            "preview": settlement_preview(convention=convention),
+            "schedule": selectors.grant_schedule(application=application),
+        },
     )
 
 

@@ -627,6 +627,7 @@ def _grant_world(porteur: User) -> dict[str, dict[str, Any]]:
         "grants:convention_draft": pk,
         "grants:convention_countersign": pk,
         "grants:settle": pk,
+        "grants:settle_confirm": pk,
         "grants:signed_copy": pk,
         "grants:convention_pdf": pk,
         "grants:espace_grant": pk,
@@ -693,6 +694,9 @@ EXPECTED.update(
         "grants:measurement_check": _follow_up("post", 302),
         "grants:order_paid": _follow_up("post", 302),
         "grants:settle": _follow_up("post", 302),
+        # A measurement waits for the ARS: the page refuses with the reason (302 to the grant);
+        # administrators read, never act (403).
+        "grants:settle_confirm": _follow_up("get", 302, administrator=403),
         # Amendments: posted empty, the form comes back with its error (400); validating or
         # cancelling the drafted one ends with a message (done, or refused: four eyes, drafter).
         "grants:amendment_draft": _follow_up("post", 400),

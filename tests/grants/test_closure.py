@@ -170,3 +170,37 @@ def test_closing_over_http(countersigned: tuple[Grant, Convention]) -> None:
     espace = client_for(grant.porteur).get(reverse("grants:espace_grant", args=[pk]))
     body = espace.content.decode()
     assert "Soldé" in body and "Déposer la convention signée" not in body
+
+
+def test_a_closed_grant_takes_no_bank_details(countersigned: tuple[Grant, Convention]) -> None:
+    """Nothing is paid once the grant is closed: the porteur's form is gone and the service
+    refuses a change (nothing stored)."""
+    grant, convention = countersigned
+    measure(grant, meeting=15)
+    second_tranche_settle(convention=convention, by=grant.valideur)
+    pay_everything(grant)
+    grant_close(convention=convention, by=grant.valideur)
+    porteur = client_for(grant.porteur)
+    page = porteur.get(reverse("grants:espace_grant", args=[grant.application.pk])).content
+    assert "Enregistrer les coordonnées bancaires" not in page.decode()
+    assert "Télécharger la convention (PDF)" in page.decode()
+    before = db_state()
+    with pytest.raises(GrantError):
+        grant.bank(iban="DE89370400440532013000")
+    assert_unchanged(before)
+
+
+def test_the_follow_up_is_reached_from_the_menu_and_the_dossier(
+    countersigned: tuple[Grant, Convention],
+) -> None:
+    """The back office's menu links the follow-up queue; the porteur's dossier page, once the
+    grant is decided, links its follow-up — no URL to know by heart."""
+    grant, _convention = countersigned
+    queue = reverse("grants:queue")
+    page = client_for(grant.valideur).get(reverse("applications:queue")).content.decode()
+    assert f'href="{queue}"' in page and "Suivi des financements" in page
+    follow_up = reverse("grants:espace_grant", args=[grant.application.pk])
+    dossier = client_for(grant.porteur).get(reverse("dossiers:detail", args=[grant.application.pk]))
+    assert f'href="{follow_up}"' in dossier.content.decode()
+    applicant_menu = client_for(grant.porteur).get(follow_up).content.decode()
+    assert "Suivi des financements" not in applicant_menu  # agents' menu only

@@ -8,9 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from grants.models import FollowUpParameters, Measurement, PaymentOrder, UsageIndicator
+from grants.selectors import grant_schedule
 from grants.services import GrantError, convention_countersign
 from grants.settlement import second_tranche_settle, settlement_preview
 from tests.dbstate import assert_unchanged, db_state
@@ -108,3 +111,44 @@ def test_refused_before_the_deadline(countersigned: tuple[Grant, Any]) -> None:
     with pytest.raises(GrantError):
         second_tranche_settle(convention=convention, by=grant.other_region)
     assert_unchanged(before)
+
+
+def test_refused_while_a_measurement_waits_for_the_ars(countersigned: tuple[Grant, Any]) -> None:
+    """A value still « à vérifier » could raise the tranche once validated: the second tranche
+    (computed once) waits for every check; the grant page and the confirmation page say why."""
+    grant, convention = countersigned
+    measure(grant, meeting=15)
+    waiting = Measurement.objects.filter(structure__memberships__grappe=grant.application.grappe)
+    waiting.filter(pk__in=waiting.values("pk")[:2]).update(status=Measurement.Status.PENDING)
+    client = Client()
+    client.force_login(grant.valideur)
+    before = db_state()
+    with pytest.raises(GrantError, match="2 mesures de ces ESSMS sont encore à vérifier"):
+        second_tranche_settle(convention=convention, by=grant.valideur)
+    assert_unchanged(before)
+
+    page = client.get(reverse("grants:grant", args=[grant.application.pk])).content.decode()
+    assert "encore à vérifier" in page
+    assert reverse("grants:settle_confirm", args=[grant.application.pk]) not in page
+    refused = client.get(reverse("grants:settle_confirm", args=[grant.application.pk]))
+    assert refused.status_code == 302
+    assert_unchanged(before)
+
+    Measurement.objects.filter(status=Measurement.Status.PENDING).update(
+        status=Measurement.Status.VALIDATED
+    )
+    confirm = client.get(reverse("grants:settle_confirm", args=[grant.application.pk]))
+    assert confirm.status_code == 200
+    text = confirm.content.decode()
+    assert "Le calcul est définitif" in text and "15 sur 15" in text
+    assert PaymentOrder.objects.filter(kind=PaymentOrder.Kind.SECOND).count() == 0  # GET only
+    done = client.post(reverse("grants:settle", args=[grant.application.pk]))
+    assert done.status_code == 302
+    second = PaymentOrder.objects.get(kind=PaymentOrder.Kind.SECOND)
+    # Computed: nothing left to order, and no second calculation offered.
+    schedule = grant_schedule(application=grant.application)
+    assert schedule.settled and schedule.remaining == 0
+    page = client.get(reverse("grants:grant", args=[grant.application.pk])).content.decode()
+    assert "si elle était calculée aujourd" not in page
+    assert reverse("grants:settle_confirm", args=[grant.application.pk]) not in page
+    assert second.amount > 0
