@@ -1,7 +1,14 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 from django.apps import AppConfig
 
 from essms_portal.quotes_version import quotes_changed
 from grappes.segur import SegurPolicy, segur_policy_source
+
+if TYPE_CHECKING:
+    from .models import WorkflowLog
 
 
 class ApplicationsConfig(AppConfig):
@@ -21,7 +28,7 @@ class ApplicationsConfig(AppConfig):
         segur_policy_source(current_segur_policy)
 
 
-def quotes_transitioned(*, entry_id: int) -> None:
+def quotes_transitioned(*, entry: WorkflowLog) -> None:
     """Transition hook: the quotes cached under the current version are stale after commit."""
     quotes_changed()
 

@@ -66,12 +66,10 @@ def recipients_for(entry: WorkflowLog) -> set[str]:
     return recipients
 
 
-def notify_transition(*, entry_id: int) -> None:
+def notify_transition(*, entry: WorkflowLog) -> None:
     """Record one e-mail per recipient of a transition in the outbox; called inside the
-    transition's transaction, so a rolled-back transition e-mails nobody."""
-    entry = WorkflowLog.objects.select_related("application__grappe", "application__call").get(
-        pk=entry_id
-    )
+    transition's transaction, so a rolled-back transition e-mails nobody. The entry comes from
+    the workflow with its locked dossier, grappe and call loaded (nothing is read again)."""
     application = entry.application
     subject, body = email_render(
         "workflow_transition",

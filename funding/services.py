@@ -33,7 +33,9 @@ from funding.rules import (
     Referential,
     StructureInput,
     SupportRequests,
+    Tranche,
     compute_quote,
+    tranches,
 )
 from grappes.models import (
     Departement,
@@ -55,6 +57,14 @@ def campaign_parameters(*, campaign: Any) -> CampaignParameters:
     """The rules' parameters from a Campaign row (edited in the admin)."""
     exempt = frozenset(campaign.segur_exempt_items.values_list("code", flat=True))
     return _parameters(campaign=campaign, exempt=exempt)
+
+
+def campaign_tranches(*, campaign: Any, total: int) -> tuple[Tranche, Tranche]:
+    """The payment schedule of ``total`` under the campaign's rules (``rules.tranches``). The
+    split reads the campaign row alone (its first-tranche percentage): the Ségur-exempt items,
+    one query that only quotes need, are left unread, which keeps issuing a decision to the
+    queries it needs (issue #13)."""
+    return tranches(total, _parameters(campaign=campaign, exempt=frozenset()))
 
 
 def _parameters(*, campaign: Any, exempt: frozenset[str]) -> CampaignParameters:

@@ -43,8 +43,7 @@ from essms_portal.accounts.models import Role, User
 from essms_portal.emails import email_queue_template
 from essms_portal.links import portal_reverse, portal_url
 from essms_portal.outbox import enqueue, enqueue_after_commit
-from funding.rules import tranches
-from funding.services import campaign_parameters
+from funding.services import campaign_tranches
 from grappes.models import GrappeMembership, Organisation, ProjectType
 
 from ..errors import DossierError
@@ -232,26 +231,32 @@ def _motivation(application: Application, outcome: str) -> str:
 def _essms_lines(application: Application, rows: dict[str, ProposedAmount]) -> list[dict[str, Any]]:
     """One line per ESSMS of the grappe, by FINESS, with its proposed amount (0 if none), the
     computed amount and the instructeur's reason when the proposal reduced it."""
+    # The seven columns the letter shows, not three model instances per ESSMS: on the national
+    # dataset building the instances took longer than the query itself (#13).
     memberships = (
         GrappeMembership.objects.filter(grappe_id=application.grappe_id)
-        .select_related("structure__category")
         .order_by("structure__finess")
+        .values_list(
+            "structure__finess",
+            "structure__name",
+            "structure__category_code",
+            "structure__category__code",
+            "structure__category__label",
+            "structure__category__casf_item_id",
+            "project_type",
+        )
     )
     projects = dict(ProjectType.choices)
     lines = []
-    for membership in memberships:
-        structure = membership.structure
-        category = structure.category
-        row = rows.get(f"structure:{structure.finess}")
+    for finess, name, raw_code, code, label, casf_item, project_type in memberships:
+        row = rows.get(f"structure:{finess}")
         lines.append(
             {
-                "finess": structure.finess,
-                "name": structure.name,
-                "category": f"{category.code} — {category.label}"
-                if category
-                else structure.category_code,
-                "casf_item": category.casf_item_id if category and category.casf_item_id else "",
-                "project": str(projects.get(membership.project_type, membership.project_type)),
+                "finess": finess,
+                "name": name,
+                "category": f"{code} — {label}" if code is not None else raw_code,
+                "casf_item": casf_item or "",
+                "project": str(projects.get(project_type, project_type)),
                 "amount": int(row.proposed) if row else 0,
                 "computed": int(row.computed) if row else 0,
                 "reason": _reduction_reason(row),
@@ -358,13 +363,18 @@ def _snapshot_body(
     call = application.call
     campaign = call.campaign
     porteur = application.grappe.porteur
-    rows = list(ProposedAmount.objects.filter(application=application).order_by("id"))
     accepted = outcome == Status.ACCEPTED
-    by_line = {row.line: row for row in rows} if accepted else {}
+    # A rejection's letter shows no amount: its proposals are not read.
+    rows = (
+        list(ProposedAmount.objects.filter(application=application).order_by("id"))
+        if accepted
+        else []
+    )
+    by_line = {row.line: row for row in rows}
     supports = _supports(rows) if accepted else []
     lines = _essms_lines(application, by_line)
     total = sum(line["amount"] for line in lines) + sum(s["amount"] for s in supports)
-    schedule = tranches(total, campaign_parameters(campaign=campaign)) if accepted else ()
+    schedule = campaign_tranches(campaign=campaign, total=total) if accepted else ()
     references = [CASF_REFERENCE]
     if campaign.instruction_reference.strip():
         references.append(f"l'{campaign.instruction_reference.strip()}")
@@ -426,8 +436,7 @@ def decision_issue(*, application: Application, by: User, comment: str = "") -> 
         result = transition(application=application, action=Action.NOTIFY, by=by, comment=comment)
         locked = result.application
         outcome = result.entry.from_status
-        call = Call.objects.select_related("campaign", "region").get(pk=locked.call_id)
-        locked.call = call
+        call = locked.call  # locked with its campaign and region (workflow._locked)
         signatory = signatory_for(call=call)
         region_key = decision_region_key(call=call)
         now = timezone.now()
