@@ -751,7 +751,9 @@ def write_markdown(
         f"""# Performance
 
 Written by `make bench` (`scripts/bench.py`); do not edit by hand: run it again. The load test
-is `make bench-load` (`scripts/bench_load.py`), reported at the end.
+is `make bench-load` (`scripts/bench_load.py`), reported at the end. Where each measure's time
+goes, what was done about it and what would remove the rest: `docs/performance-analysis.md`
+(written by hand).
 
 Each measure runs the project and its baseline **interleaved in one process** on the same data
 (one warm-up each, then {repeat} alternating pairs — at most {HEAVY_REPEAT} for the measures
