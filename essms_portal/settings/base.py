@@ -84,7 +84,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
-                "dsfr.context_processors.site_config",
+                # Not django-dsfr's ``site_config``: the portal's header and footer are its own
+                # templates (templates/base.html), nothing reads SITE_CONFIG, and the processor
+                # cost every page a query (issue #13).
             ],
             "libraries": {
                 "money": "essms_portal.templatetags.money",

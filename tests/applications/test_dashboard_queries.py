@@ -15,14 +15,14 @@ from tests.factories import CallFactory, GrappeMembershipFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_storage")]
 
-# Session, user, MFA check (3), the request's savepoint (2), DSFR settings (1); campaigns:
+# Session, user, MFA check (3), the request's savepoint (2); campaigns:
 # selected and list (2), calls (1); "requested": the quotes' version and the campaign's cache
 # entry (2: the test cache is the database's), the dossiers (1); sector counts (their cache
 # entry, 1) and sectors (1);
 # atlas: the quotes' version again and its cache entry (2: eligible, funded and amounts per
 # département, cached under that version), sector list (1), départements (1);
 # for ARS agents, their region's départements (1).
-CNSA_QUERIES = 18
+CNSA_QUERIES = 17
 ARS_QUERIES = CNSA_QUERIES + 1
 # A cold view also reads the dossiers to compute with their call and campaign (1), runs
 # quotes_for (11), counts the ESSMS per sector (1) and stores both entries (savepoint, count,

@@ -421,9 +421,9 @@ def test_the_pending_page_is_paginated_with_a_fixed_number_of_queries(
     _accepted_rows(count)
     client.force_login(cnsa_agent())
     client.get(reverse("decisions:pending"))  # warm the session
-    # Session, user, MFA check, savepoint and its release (the request's atomic block), the DSFR
-    # configuration, the count, one page of rows (select_related): flat in the number of rows.
-    with django_assert_num_queries(8):
+    # Session, user, MFA check, savepoint and its release (the request's atomic block), the
+    # count, one page of rows (select_related): flat in the number of rows.
+    with django_assert_num_queries(7):
         response = client.get(reverse("decisions:pending"))
     page = response.content.decode()
     assert response.status_code == 200

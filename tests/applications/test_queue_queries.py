@@ -38,10 +38,10 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-# Session, user, MFA check, the counts per status (the paginator's total is their sum), site
-# config, the filter form's four choice lists (calls, départements, sectors, instructeurs) and
+# Session, user, MFA check, the counts per status (the paginator's total is their sum), the
+# filter form's four choice lists (calls, départements, sectors, instructeurs) and
 # the page: the same for 3 or 30 dossiers. No request transaction: the page only reads.
-QUEUE_QUERIES = 10
+QUEUE_QUERIES = 9
 SEARCHES = ("", "grappe", "finess", "number")
 
 

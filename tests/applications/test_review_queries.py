@@ -18,11 +18,11 @@ pytestmark = pytest.mark.django_db
 
 # Session, user, MFA check, the dossier, the quote's inputs (memberships, organisations, hardware
 # requests, referential), the report, reviews, proposal, envelope, score, attachments, cross
-# funding, messages, complements, notes, history, the assignment form's choices, the DSFR
-# configuration and the savepoint pair of ATOMIC_REQUESTS. Counted once and fixed here:
+# funding, messages, complements, notes, history, the assignment form's choices and the
+# savepoint pair of ATOMIC_REQUESTS. Counted once and fixed here:
 # a change that adds a query per ESSMS or per row fails the flatness test, one that adds a
 # constant query fails this number and must say why.
-EXPECTED_QUERIES = 34
+EXPECTED_QUERIES = 33
 
 
 def _dossier_in_review(count: int) -> tuple[Application, User]:
