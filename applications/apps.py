@@ -29,7 +29,15 @@ class ApplicationsConfig(AppConfig):
 
 
 def quotes_transitioned(*, entry: WorkflowLog) -> None:
-    """Transition hook: the quotes cached under the current version are stale after commit."""
+    """Transition hook: the quotes cached under the current version are stale after commit —
+    except after issuing a decision (NOTIFY): accepted and notified are both "funded" (for the
+    quotes' already-funded rule, the dashboard's accepted amounts and the atlas) and the dossier
+    stays submitted, so nothing cached changes; a campaign's decisions issued one after the
+    other would otherwise leave the dashboard cold after each of them (issue #13)."""
+    from .workflow import Action  # the app registry must be ready: imported here
+
+    if entry.action == Action.NOTIFY:
+        return
     quotes_changed()
 
 

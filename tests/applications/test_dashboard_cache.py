@@ -171,3 +171,35 @@ def test_atlas_aggregates_are_cached_and_never_stale_after_a_decision(
     after = atlas_figures(user=agent, campaign=campaign)
     assert sum(row.funded_essms for row in after.rows) == funded_before + 15
     assert sum(row.amount for row in after.rows) > sum(row.amount for row in first.rows)
+
+
+def test_issuing_a_decision_keeps_the_cached_figures_which_stay_exact(
+    django_capture_on_commit_callbacks,
+):
+    """NOTIFY moves a dossier from accepted to notified, both funded: no cached figure changes,
+    so the version is kept (a campaign's decisions issued one after the other must not leave the
+    dashboard cold after each); and the figures read from the cache still equal a direct
+    computation and the atlas's funded ESSMS."""
+    from applications.decisions.services import decision_issue
+    from applications.reporting.atlas import atlas_figures
+    from essms_portal.quotes_version import quotes_version
+
+    with django_capture_on_commit_callbacks(execute=True):
+        accepted = decided_dossier()
+        decided_dossier()
+    agent = cnsa_agent()
+    campaign = Campaign.objects.get()
+    cached = _requested_by_call()
+    funded = sum(row.funded_essms for row in atlas_figures(user=agent, campaign=campaign).rows)
+    version = quotes_version()
+    with django_capture_on_commit_callbacks(execute=True):
+        decision_issue(application=accepted, by=agent)
+    assert Application.objects.get(pk=accepted.pk).status == Status.NOTIFIED
+    assert quotes_version() == version
+    assert _nonzero(_requested_by_call()) == _nonzero(cached) == _nonzero(_direct_by_call())
+    after = sum(row.funded_essms for row in atlas_figures(user=agent, campaign=campaign).rows)
+    assert after == funded == 30
+    # Any other transition still renews the version.
+    with django_capture_on_commit_callbacks(execute=True):
+        submitted, _porteur = submitted_dossier()
+    assert quotes_version() != version
