@@ -201,5 +201,5 @@ def test_issuing_a_decision_keeps_the_cached_figures_which_stay_exact(
     assert after == funded == 30
     # Any other transition still renews the version.
     with django_capture_on_commit_callbacks(execute=True):
-        submitted, _porteur = submitted_dossier()
+        submitted_dossier()
     assert quotes_version() != version
