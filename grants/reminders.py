@@ -37,7 +37,16 @@ from essms_portal.outbox import email_queue
 from funding.settlement import DEPARTED, essms_outcome
 from grappes.models import OrganisationMember, Structure
 
-from .models import Convention, FollowUpParameters, FollowUpReminder, PaymentOrder, reminder_days
+from .models import (
+    BankDetails,
+    Convention,
+    FollowUpParameters,
+    FollowUpReminder,
+    Measurement,
+    PaymentOrder,
+    reminder_days,
+)
+from .selectors import grant_effective_snapshot, settlement_computed
 from .settlement import settlement_request_for
 
 logger = logging.getLogger(__name__)
@@ -125,6 +134,58 @@ def measurements_missing(*, convention: Convention) -> tuple[MissingMeasurements
     return tuple(
         MissingMeasurements(finess=finess, name=names.get(finess, ""), indicators=indicators)
         for finess, indicators in lacking
+    )
+
+
+@dataclass(frozen=True)
+class PorteurTodo:
+    """What the porteur must still do on a grant, and by when (the reminders' subject, shown on
+    the porteur's follow-up page too)."""
+
+    sign_by: datetime.date | None = None  # the convention to sign (its deadline, if any)
+    must_sign: bool = False
+    bank_details_missing: bool = False
+    measurements_by: datetime.date | None = None
+    measurements: tuple[MissingMeasurements, ...] = ()
+    awaiting_check: int = 0  # measurements given, waiting for the ARS
+
+    @property
+    def empty(self) -> bool:
+        return not (self.must_sign or self.bank_details_missing or self.measurements)
+
+
+def porteur_todo(*, convention: Convention | None, application: Application) -> PorteurTodo:
+    """The porteur's to-do list of a grant: the convention to sign (by the campaign's convention
+    deadline), bank details to enter, and while the targets run (countersigned, second tranche not
+    computed) the measurements still missing per ESSMS (by the measurement deadline) — the same
+    rules as the reminders (``measurements_missing``)."""
+    bank_missing = not BankDetails.objects.filter(
+        application=application, status=BankDetails.Status.ACTIVE
+    ).exists()
+    if convention is None or convention.status == Convention.Status.CLOSED:
+        return PorteurTodo()
+    follow_up = FollowUpParameters.objects.filter(
+        campaign_id=convention.decision.campaign_id
+    ).first()
+    if convention.status == Convention.Status.DRAFTED:
+        return PorteurTodo(
+            must_sign=True,
+            sign_by=follow_up.convention_deadline if follow_up else None,
+            bank_details_missing=bank_missing,
+        )
+    if convention.status != Convention.Status.COUNTERSIGNED or settlement_computed(convention):
+        return PorteurTodo(bank_details_missing=bank_missing)
+    missing = measurements_missing(convention=convention)
+    finess = [line["finess"] for line in grant_effective_snapshot(convention=convention)["lines"]]
+    return PorteurTodo(
+        bank_details_missing=bank_missing,
+        measurements_by=follow_up.measurement_deadline if follow_up else None,
+        measurements=missing,
+        awaiting_check=Measurement.objects.filter(
+            status=Measurement.Status.PENDING,
+            indicator__campaign_id=convention.decision.campaign_id,
+            structure__finess__in=finess,
+        ).count(),
     )
 
 

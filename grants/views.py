@@ -59,6 +59,7 @@ from .permissions import (
     measurement_declare_blocker,
     settlement_blocker,
 )
+from .reminders import porteur_todo
 from .reporting import usage_targets_overview
 from .settlement import second_tranche_settle, settlement_preview
 
@@ -560,6 +561,7 @@ def espace_grant(request: HttpRequest, pk: int) -> HttpResponse:
             if convention
             else [],
             "schedule": selectors.grant_schedule(application=application),
+            "todo": porteur_todo(convention=convention, application=application),
             "orders": list(
                 PaymentOrder.objects.filter(application=application).order_by("issued_at")
             ),

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from grants.models import FollowUpParameters, Measurement, PaymentOrder, UsageIndicator
 from grants.selectors import grant_schedule
-from grants.services import GrantError, convention_countersign
+from grants.services import GrantError, convention_countersign, convention_draft
 from grants.settlement import second_tranche_settle, settlement_preview
 from tests.dbstate import assert_unchanged, db_state
 from tests.grants.test_conventions import Grant
@@ -152,3 +152,40 @@ def test_refused_while_a_measurement_waits_for_the_ars(countersigned: tuple[Gran
     assert "si elle était calculée aujourd" not in page
     assert reverse("grants:settle_confirm", args=[grant.application.pk]) not in page
     assert second.amount > 0
+
+
+def test_the_porteur_sees_what_is_missing_and_by_when(countersigned: tuple[Grant, Any]) -> None:
+    """The porteur's follow-up page lists what is still to do with its deadline: the ESSMS whose
+    targets have no validated measurement (the settlement's rules: the reminders' list), then
+    nothing once every measurement is validated."""
+    grant, _convention = countersigned
+    deadline = datetime.date(2024, 12, 31)
+    FollowUpParameters.objects.filter(campaign=grant.application.call.campaign).update(
+        measurement_deadline=deadline
+    )
+    porteur = Client()
+    porteur.force_login(grant.porteur)
+    url = reverse("grants:espace_grant", args=[grant.application.pk])
+    page = porteur.get(url).content.decode()
+    todo = page[page.index('id="a-faire"') : page.index("Coordonnées bancaires")]
+    assert "Fournir les mesures d'usage de 15 ESSMS" in todo and "avant le 31/12/2024" in todo
+    first = grant.application.grappe.memberships.order_by("id").first()
+    assert first is not None and f"({first.structure.finess})" in todo
+    measure(grant, meeting=15)
+    page = porteur.get(url).content.decode()
+    todo = page[page.index('id="a-faire"') : page.index("Coordonnées bancaires")]
+    assert "Rien à faire pour l'instant." in todo and "Fournir les mesures" not in todo
+
+
+def test_the_porteur_sees_the_convention_to_sign_by_its_deadline(private_storage: Any) -> None:
+    grant = Grant()
+    convention_draft(decision=grant.decision, by=grant.instructeur)
+    FollowUpParameters.objects.filter(campaign=grant.application.call.campaign).update(
+        convention_deadline=datetime.date(2025, 3, 31)
+    )
+    porteur = Client()
+    porteur.force_login(grant.porteur)
+    page = porteur.get(reverse("grants:espace_grant", args=[grant.application.pk])).content
+    text = page.decode()
+    assert "Déposer la convention signée <strong>avant le 31/03/2025</strong>" in text
+    assert "Saisir les coordonnées bancaires" in text
