@@ -292,6 +292,18 @@ def seeding_reference(url: str) -> str:
     )
 
 
+def copy_prepare(copy_url: str) -> None:
+    """Bring the run's copy up to the tree: migrations newer than the dataset, and the database
+    cache table the settings use without Redis (dashboard quotes, login lockouts)."""
+    for command in (["migrate", "--noinput", "-v0"], ["createcachetable"]):
+        subprocess.run(
+            [sys.executable, str(ROOT / "manage.py"), *command],
+            env=child_env(copy_url),
+            cwd=ROOT,
+            check=True,
+        )
+
+
 def copy_database(source_url: str, name: str, *, attempts: int = 20) -> str:
     """A copy of the dataset (``CREATE DATABASE … TEMPLATE``, statistics included). PostgreSQL
     refuses while another session is connected to the source: retried, then ``pg_dump | psql``
@@ -819,14 +831,7 @@ def main(argv: list[str] | None = None) -> int:
     copy_url = copy_database(url, f"{database_name(url)[:40]}_run_{os.getpid()}")
     results: list[Result] = []
     try:
-        # The tree may carry migrations newer than the dataset: the copy gets them.
-        for command in (["migrate", "--noinput", "-v0"], ["createcachetable"]):
-            subprocess.run(
-                [sys.executable, str(ROOT / "manage.py"), *command],
-                env=child_env(copy_url),
-                cwd=ROOT,
-                check=True,
-            )
+        copy_prepare(copy_url)
         os.environ["DATABASE_URL"] = copy_url
         os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
         import django

@@ -44,6 +44,7 @@ from scripts.bench import (  # noqa: E402
     Result,
     child_env,
     copy_database,
+    copy_prepare,
     database_name,
     drop_database,
     format_line,
@@ -292,13 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     copy_url = copy_database(url, f"{database_name(url)[:40]}_load_{os.getpid()}")
     gunicorn: subprocess.Popen[bytes] | None = None
     try:
-        for command in (["migrate", "--noinput", "-v0"], ["createcachetable"]):
-            subprocess.run(
-                [sys.executable, str(ROOT / "manage.py"), *command],
-                env=child_env(copy_url),
-                cwd=ROOT,
-                check=True,
-            )
+        copy_prepare(copy_url)
         os.environ["DATABASE_URL"] = copy_url
         os.environ["DJANGO_SETTINGS_MODULE"] = SETTINGS
         import django
