@@ -24,6 +24,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from essms_portal.accounts.models import User
+from essms_portal.hashchain import GENESIS_HASH, chain_first_broken
 from funding.money import format_euros
 from funding.services import quote_for
 
@@ -43,9 +44,6 @@ from .statuses import (  # noqa: F401  (re-exported: workflow.Status, … are us
     Status,
     ordered,
 )
-
-GENESIS_HASH = "0" * 64
-
 
 # Role names (accounts.Role values) kept as plain strings so the table reads as data.
 GESTIONNAIRE = "gestionnaire"
@@ -558,23 +556,21 @@ def record(
 
 def verify_chain(entries: list[WorkflowLog]) -> WorkflowLog | None:
     """Return the first entry whose stored hash does not match its content, or None."""
-    previous = GENESIS_HASH
-    for entry in entries:
-        expected = entry_digest(
-            application_id=entry.application_id,
-            action=entry.action,
-            from_status=entry.from_status,
-            to_status=entry.to_status,
-            actor_id=entry.actor_id,
-            actor_email=entry.actor_email,
-            comment=entry.comment,
-            created_at=entry.created_at.isoformat(),
-            previous_hash=previous,
-        )
-        if entry.previous_hash != previous or entry.entry_hash != expected:
-            return entry
-        previous = entry.entry_hash
-    return None
+    return chain_first_broken(entries, digest=_log_digest)
+
+
+def _log_digest(entry: WorkflowLog, previous: str) -> str:
+    return entry_digest(
+        application_id=entry.application_id,
+        action=entry.action,
+        from_status=entry.from_status,
+        to_status=entry.to_status,
+        actor_id=entry.actor_id,
+        actor_email=entry.actor_email,
+        comment=entry.comment,
+        created_at=entry.created_at.isoformat(),
+        previous_hash=previous,
+    )
 
 
 # Predicates on the workflow's table (the other predicates are in ``permissions``, which this

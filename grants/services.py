@@ -24,6 +24,7 @@ from applications.models import Application, Campaign, Decision
 from essms_portal.accounts.models import User
 from essms_portal.antivirus import scan_upload
 from essms_portal.errors import UserError
+from essms_portal.hashchain import GENESIS_HASH, chain_first_broken
 from essms_portal.uploads import private_path, sanitised_name, stored_name, validate_upload
 from funding.identifiers import bic_error, iban_error, normalize_bic, normalize_iban, siret_error
 
@@ -47,7 +48,6 @@ from .permissions import (
 )
 from .selectors import grants_followed_by
 
-GENESIS_HASH = "0" * 64
 CONVENTION_FORMAT = 1
 #: Number prefixes: convention, payment order, recovery order (titre de recette), amendment,
 #: batch of orders transmitted to the finance department (bordereau).
@@ -163,20 +163,20 @@ def grant_log_append(*, application: Application, event: str, by: User, detail: 
 
 def grant_log_broken_entry(*, application: Application) -> GrantLog | None:
     """The first entry of the dossier's follow-up log whose hash does not match, or None."""
-    previous = GENESIS_HASH
-    for entry in GrantLog.objects.filter(application=application).order_by("id"):
-        expected = grant_log_digest(
-            application_id=entry.application_id,
-            event=entry.event,
-            actor_id=entry.actor_id,
-            detail=entry.detail,
-            at=entry.created_at.isoformat(),
-            previous=previous,
-        )
-        if entry.previous_hash != previous or entry.entry_hash != expected:
-            return entry
-        previous = entry.entry_hash
-    return None
+    return chain_first_broken(
+        GrantLog.objects.filter(application=application).order_by("id"), digest=_entry_digest
+    )
+
+
+def _entry_digest(entry: GrantLog, previous: str) -> str:
+    return grant_log_digest(
+        application_id=entry.application_id,
+        event=entry.event,
+        actor_id=entry.actor_id,
+        detail=entry.detail,
+        at=entry.created_at.isoformat(),
+        previous=previous,
+    )
 
 
 def _next_number(*, campaign: Campaign, region_key: str, kind: str) -> str:
