@@ -34,6 +34,11 @@ def can_sign_convention(user: User, application: Application) -> bool:
     return user.role == Role.GESTIONNAIRE and is_porteur(user, application)
 
 
+def convention_open_to_signature(convention: Convention) -> bool:
+    """The porteur deposits (or replaces) the signed copy until the ARS countersigns."""
+    return convention.status in (Convention.Status.DRAFTED, Convention.Status.SIGNED)
+
+
 def can_enter_bank_details(user: User, application: Application) -> bool:
     """The porteur's confirmed members enter the bank details, until the grant is closed
     (nothing is paid any more)."""

@@ -44,6 +44,7 @@ from .permissions import (
     can_follow_up,
     can_sign_convention,
     can_transmit_orders,
+    convention_open_to_signature,
     grant_close_blocker,
 )
 from .selectors import grants_followed_by
@@ -288,7 +289,7 @@ def convention_sign(*, convention: Convention, by: User, signed_copy: UploadedFi
     require_allowed(can_sign_convention(by, application))
     with transaction.atomic(), _removed_on_rollback() as stored_files:
         locked = Convention.objects.select_for_update().get(pk=convention.pk)
-        if locked.status in (Convention.Status.COUNTERSIGNED, Convention.Status.CLOSED):
+        if not convention_open_to_signature(locked):
             raise GrantError("La convention est déjà signée par les deux parties.")
         stored = _store_upload(
             signed_copy, prefix=f"conventions/{locked.number}", field="signed_copy"

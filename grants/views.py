@@ -55,6 +55,7 @@ from .permissions import (
     can_sign_convention,
     can_transmit_orders,
     can_validate_amendment,
+    convention_open_to_signature,
     grant_close_blocker,
     measurement_declare_blocker,
     settlement_blocker,
@@ -571,7 +572,7 @@ def espace_grant(request: HttpRequest, pk: int) -> HttpResponse:
             ).order_by("status"),
             "measurements": list(selectors.grant_measurements(application=application)[:200]),
             "can_sign": convention is not None
-            and convention.status in (Convention.Status.DRAFTED, Convention.Status.SIGNED)
+            and convention_open_to_signature(convention)
             and can_sign_convention(user, application),
             "closed": convention is not None and convention.status == Convention.Status.CLOSED,
             "can_enter_bank": can_enter_bank_details(user, application),
