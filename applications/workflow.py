@@ -488,17 +488,23 @@ def transition(
     comment: str = "",
     expected_version: int | None = None,
     override_reason: str = "",
+    savepoint: bool = True,
 ) -> TransitionResult:
     """Apply ``action`` to the dossier on behalf of ``by``, or raise a TransitionError.
 
     The transition hooks (:func:`on_transition`; ``notifications`` e-mails the people
-    concerned, once the transaction commits) run inside its transaction."""
+    concerned, once the transaction commits) run inside its transaction.
+
+    ``savepoint=False`` is for a caller whose own ``atomic`` block wraps this call and lets
+    every error out (``decisions.services.decision_issue``): a refusal then rolls back the
+    caller's block as a whole, and the two round trips of a savepoint are saved. A caller that
+    catches the TransitionError and goes on in the same transaction keeps the default."""
     if action in RECORDS:
         raise TransitionNotAllowed(
             f"« {Action(action).label} » ne change pas le statut du dossier : ce n'est pas une "
             "transition."
         )
-    with transaction.atomic():
+    with transaction.atomic(savepoint=savepoint):
         locked = _locked(application, expected_version)
         context = TransitionContext(override_reason=override_reason)
         refused = refusal(locked, by, action, context)

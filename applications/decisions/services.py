@@ -25,7 +25,7 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from celery import shared_task
 from django.conf import settings
@@ -228,7 +228,27 @@ def _motivation(application: Application, outcome: str) -> str:
     return (comment or "").strip() or application.motivation.strip()
 
 
-def _essms_lines(application: Application, rows: dict[str, ProposedAmount]) -> list[dict[str, Any]]:
+class _Proposal(Protocol):
+    """The five columns of a ``ProposedAmount`` the letter reads (a named row, not a model
+    instance: the proposals of a large grappe are read at each issue)."""
+
+    line: str
+    label: str
+    computed: int
+    proposed: int
+    reason: str
+
+
+def _proposals(application: Application) -> list[_Proposal]:
+    """The dossier's proposed amounts, in their order, as named rows."""
+    return list(
+        ProposedAmount.objects.filter(application=application)
+        .order_by("id")
+        .values_list("line", "label", "computed", "proposed", "reason", named=True)
+    )
+
+
+def _essms_lines(application: Application, rows: dict[str, _Proposal]) -> list[dict[str, Any]]:
     """One line per ESSMS of the grappe, by FINESS, with its proposed amount (0 if none), the
     computed amount and the instructeur's reason when the proposal reduced it."""
     # The seven columns the letter shows, not three model instances per ESSMS: on the national
@@ -265,14 +285,14 @@ def _essms_lines(application: Application, rows: dict[str, ProposedAmount]) -> l
     return lines
 
 
-def _reduction_reason(row: ProposedAmount | None) -> str:
+def _reduction_reason(row: _Proposal | None) -> str:
     """The instructeur's reason for proposing less than computed ("" when not reduced)."""
     if row is None or int(row.proposed) >= int(row.computed):
         return ""
     return row.reason.strip()
 
 
-def _supports(rows: list[ProposedAmount]) -> list[dict[str, Any]]:
+def _supports(rows: list[_Proposal]) -> list[dict[str, Any]]:
     """Support lines (hardware per gestionnaire, procurement, steering) with readable labels."""
     names = dict(
         Organisation.objects.filter(
@@ -365,11 +385,7 @@ def _snapshot_body(
     porteur = application.grappe.porteur
     accepted = outcome == Status.ACCEPTED
     # A rejection's letter shows no amount: its proposals are not read.
-    rows = (
-        list(ProposedAmount.objects.filter(application=application).order_by("id"))
-        if accepted
-        else []
-    )
+    rows = _proposals(application) if accepted else []
     by_line = {row.line: row for row in rows}
     supports = _supports(rows) if accepted else []
     lines = _essms_lines(application, by_line)
@@ -433,7 +449,10 @@ def decision_issue(*, application: Application, by: User, comment: str = "") -> 
     transaction. The PDF letter is rendered after commit by ``render_decision_letter``, queued
     in the same transaction (a broker that is down is logged; the sweep queues it again)."""
     with transaction.atomic():
-        result = transition(application=application, action=Action.NOTIFY, by=by, comment=comment)
+        # No savepoint of its own: any refusal leaves this block, which rolls back as a whole.
+        result = transition(
+            application=application, action=Action.NOTIFY, by=by, comment=comment, savepoint=False
+        )
         locked = result.application
         outcome = result.entry.from_status
         call = locked.call  # locked with its campaign and region (workflow._locked)

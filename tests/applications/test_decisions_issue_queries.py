@@ -19,13 +19,14 @@ from tests.dbstate import assert_unchanged, db_state
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_storage")]
 
-# The issue's statements, inside the test's transaction (hence savepoints and their release
-# instead of BEGIN and COMMIT; the transition has its own): the dossier's row lock (with its
+# The issue's statements, inside the test's transaction (hence a savepoint and its release
+# instead of BEGIN and COMMIT; the transition has none of its own, the issue's block rolls back
+# as a whole): the dossier's row lock (with its
 # grappe, porteur, call, campaign and region), its update, the log's last hash and the new entry,
 # the applicants' addresses and their e-mails (one INSERT), the signatory, then the letter's
 # data, the counter's upsert and the decision's insert.
-COMMON = ["SAVEPOINT", "SAVEPOINT", "lock", "update", "last hash", "log entry", "recipients"]
-COMMON += ["e-mails", "RELEASE SAVEPOINT", "signatory"]
+COMMON = ["SAVEPOINT", "lock", "update", "last hash", "log entry", "recipients", "e-mails"]
+COMMON += ["signatory"]
 TAIL = ["counter", "decision", "RELEASE SAVEPOINT"]
 # Accepted: the proposed amounts and the ESSMS lines (a dossier with hardware lines adds the
 # names of their gestionnaires; these have none).
