@@ -121,23 +121,71 @@ def _structure_input(m: GrappeMembership) -> StructureInput:
     )
 
 
+def _structure_inputs(*, grappe_ids: set[int]) -> dict[int, list[StructureInput]]:
+    """The ESSMS of these grappes as the rules see them, by grappe, in the order they joined
+    (one query). The nine columns the rules read, not three model instances per ESSMS: a page
+    showing a dossier's quote spent a quarter of its time building them (#13)."""
+    structures: dict[int, list[StructureInput]] = defaultdict(list)
+    rows = (
+        GrappeMembership.objects.filter(grappe_id__in=grappe_ids)
+        .values_list(
+            "grappe_id",
+            "structure__finess",
+            "structure__category_code",
+            "structure__departement_id",
+            "structure__organisation__finess",
+            "project_type",
+            "solution__segur_referenced",
+            "eligible_share",
+            "solution__segur_hospital_referenced",
+            "structure__ght",
+        )
+        .order_by("grappe_id", "id")
+    )
+    for (
+        grappe_id,
+        finess,
+        category,
+        department,
+        gestionnaire,
+        project,
+        segur,
+        share,
+        segur_hospital,
+        ght,
+    ) in rows:
+        structures[grappe_id].append(
+            StructureInput(
+                finess=finess,
+                category=category,
+                department=department or "",
+                gestionnaire=gestionnaire,
+                project=project,
+                segur_referenced=bool(segur),
+                eligible_share=Decimal(share),
+                segur_hospital_referenced=bool(segur_hospital),
+                ght=ght,
+            )
+        )
+    return structures
+
+
 def quote_request_for(*, application: Any) -> QuoteRequest:
     """Build the rules' input from an application, its grappe and its requests."""
-    memberships = list(
-        GrappeMembership.objects.filter(grappe_id=application.grappe_id)
-        .select_related("structure__organisation", "structure", "solution")
-        .order_by("id")
-    )
     organisation_ids = set(
         application.grappe.organisations.values_list("organisation_id", flat=True)
     ) | {application.grappe.porteur_id}
-    organisations = Organisation.objects.filter(pk__in=organisation_ids).annotate(
-        essms=Count("structures", filter=Q(structures__eligible=True, structures__closed=False))
+    organisations = (
+        Organisation.objects.filter(pk__in=organisation_ids)
+        .annotate(
+            essms=Count("structures", filter=Q(structures__eligible=True, structures__closed=False))
+        )
+        .values_list("finess", "essms")
     )
     gestionnaires = tuple(
-        GestionnaireInput(finess=o.finess, essms_count=o.essms) for o in organisations
+        GestionnaireInput(finess=finess, essms_count=essms) for finess, essms in organisations
     )
-    structures = tuple(_structure_input(m) for m in memberships)
+    structures = tuple(_structure_inputs(grappe_ids={application.grappe_id})[application.grappe_id])
     hardware = {
         h.organisation.finess: int(h.amount)
         for h in application.hardware_requests.select_related("organisation").order_by("id")
@@ -262,48 +310,7 @@ def quote_requests_for(*, applications: Iterable[Any]) -> dict[int, QuoteRequest
     for application_id, organisation_finess, amount in hardware_rows:
         hardware[application_id][organisation_finess] = int(amount)
 
-    structures: dict[int, list[StructureInput]] = defaultdict(list)
-    rows = (
-        GrappeMembership.objects.filter(grappe_id__in=grappe_ids)
-        .values_list(
-            "grappe_id",
-            "structure__finess",
-            "structure__category_code",
-            "structure__departement_id",
-            "structure__organisation__finess",
-            "project_type",
-            "solution__segur_referenced",
-            "eligible_share",
-            "solution__segur_hospital_referenced",
-            "structure__ght",
-        )
-        .order_by("grappe_id", "id")
-    )
-    for (
-        grappe_id,
-        finess,
-        category,
-        department,
-        gestionnaire,
-        project,
-        segur,
-        share,
-        segur_hospital,
-        ght,
-    ) in rows:
-        structures[grappe_id].append(
-            StructureInput(
-                finess=finess,
-                category=category,
-                department=department or "",
-                gestionnaire=gestionnaire,
-                project=project,
-                segur_referenced=bool(segur),
-                eligible_share=Decimal(share),
-                segur_hospital_referenced=bool(segur_hospital),
-                ght=ght,
-            )
-        )
+    structures = _structure_inputs(grappe_ids=grappe_ids)
 
     members: dict[int, set[int]] = defaultdict(set)
     for grappe_id, organisation_id in GrappeOrganisation.objects.filter(

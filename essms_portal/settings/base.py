@@ -100,6 +100,12 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = True
+# One connection per worker process, kept between requests (checked before reuse), instead of a
+# new PostgreSQL backend per request: the connection's set-up cost every page of the load test
+# a few milliseconds of latency and the server a process start (issue #13). 0 closes it after
+# each request, as Django does by default.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
@@ -173,6 +179,8 @@ ANTIVIRUS_REQUIRED = env.bool("ANTIVIRUS_REQUIRED", default=bool(ANTIVIRUS_SOCKE
 ANTIVIRUS_TIMEOUT = env.float("ANTIVIRUS_TIMEOUT", default=30.0)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10_485_760
 
+# Django's widget templates, the commonest drawn in Python with the same output (issue #13).
+FORM_RENDERER = "essms_portal.form_renderer.WidgetRenderer"
 CRISPY_ALLOWED_TEMPLATE_PACKS = ["dsfr"]
 CRISPY_TEMPLATE_PACK = "dsfr"
 

@@ -4,9 +4,13 @@ The database is PostgreSQL when ``DATABASE_URL`` is set (CI), SQLite otherwise.
 """
 
 from .base import *  # noqa: F403
-from .base import POST_OFFICE, TEMPLATES, VAR_DIR, env
+from .base import DATABASES, POST_OFFICE, TEMPLATES, VAR_DIR, env
 
 DEBUG = False
+# A connection per request, as Django's default: the threads of the concurrency tests and of
+# the live server end with their request, and the test database must have no session left when
+# it is dropped.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # The outbox delivers to locmem (``mailoutbox``); a worker started by a fault test delivers
