@@ -259,6 +259,13 @@ class Structure(models.Model):
         "hospitalier. Absent de l'extrait FINESS : renseigné par l'équipe du programme.",
     )
     finess_updated_on = models.DateField("mise à jour FINESS", null=True, blank=True)
+    # Written by the FINESS import (PostgreSQL path): hash of the accepted line, epoch of
+    # updated_at, FINESS EJ, hash of the geolocation line. A re-import skips a line whose hash
+    # matches while the row is as that import left it (grappes.finess.postgres).
+    # NULL, not "": no digest (never imported on PostgreSQL, or the line had a warning).
+    finess_digest = models.CharField(  # noqa: DJ001
+        "empreinte de la ligne FINESS", max_length=80, null=True, blank=True, editable=False
+    )
     created_at = models.DateTimeField("créé le", auto_now_add=True)
     updated_at = models.DateTimeField("modifié le", auto_now=True)
 

@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import datetime
 import os
+import random
 import re
 from decimal import Decimal
 from io import StringIO
@@ -21,7 +22,15 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DataError, connection
 
-from essms_portal.identifiers import finess_with_key, siren_with_key, siret_with_key
+from essms_portal.identifiers import (
+    finess_error,
+    finess_with_key,
+    is_valid_siren,
+    is_valid_siret,
+    siren_with_key,
+    siret_with_key,
+)
+from funding.identifiers import luhn_is_valid
 from grappes.finess import importer as module
 from grappes.finess.importer import NotAFinessExtract, finess_import
 from grappes.models import Organisation, Structure
@@ -681,3 +690,28 @@ def test_the_command_shows_a_file_name_that_is_not_utf8_escaped(tmp_path):
     assert error.value.returncode == 1
     assert "extrait\\xff.csv" in str(error.value)
     str(error.value).encode("utf-8")  # what Django writes on stderr: no UnicodeEncodeError
+
+
+def test_the_parser_s_key_shortcuts_agree_with_the_identifier_rules():
+    # The parser's table-driven Luhn and its shortcuts must say exactly what
+    # funding.identifiers says (the definition, and the source of every message).
+    rng = random.Random(13)
+    numbers = [
+        "".join(rng.choice("0123456789") for _ in range(length))
+        for length in (9, 14, 8, 10, 13, 15)
+        for _ in range(20_000)
+    ]
+    numbers += [finess_with_key(f"{n:08d}") for n in range(0, 10**8, 997_331)]
+    numbers += [
+        siret_with_key(siren_with_key(f"{n:08d}") + "0001") for n in range(0, 10**8, 1_234_567)
+    ]
+    numbers += ["2A0000001", "2B00000X1", "35600000000000", "35600000000048", "356000000", ""]
+    numbers += ["²" * 9, "٣" * 9, "²" * 14, "01000001 ", "0100000A1"]
+    for number in numbers:
+        assert module._finess_error(number) == finess_error(number), number
+        assert module._siret_is_valid(number) == is_valid_siret(number), number
+        if len(number) in (9, 14) and number.isascii() and number.isdigit():
+            assert module._luhn(number) == luhn_is_valid(number), number
+        if is_valid_siret(number):
+            expected = number[:9] if is_valid_siren(number[:9]) else ""
+            assert module._siren_of(number) == expected, number

@@ -8,16 +8,18 @@ date and coordinate shapes, duplicates in every order).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from essms_portal.identifiers import finess_with_key, siren_with_key, siret_with_key
 from grappes.finess import postgres as finess_postgres
-from grappes.finess.importer import ImportReport, finess_import
-from grappes.models import Organisation, Structure
+from grappes.finess.importer import ExtractParser, ImportReport, finess_import
+from grappes.models import FinessCategory, Organisation, Structure
 from scripts.generate_finess_extract import generate
 from tests.grappes.helpers import EJ1, EJ2, ET1, ET2, ET3, MARKER, geo_line, structure_line
 
@@ -173,8 +175,8 @@ def test_cr_and_crlf_files_give_the_same_report(tmp_path):
     assert assert_same(path)[0]["counts"][1] == 3
 
 
-def test_blocks_cut_anywhere_give_the_same_report(tmp_path, monkeypatch):
-    # Blocks of a few hundred bytes cut the file between many lines (and inside none).
+def test_progress_steps_anywhere_give_the_same_report(tmp_path, monkeypatch):
+    # A progress step every few hundred bytes: the report does not depend on where they fall.
     monkeypatch.setattr(finess_postgres, "BLOCK_BYTES", 700)
     lines = [line for line in messy_lines() if len(line) < 1_000]
     assert_same(write(tmp_path / "small.csv", lines))
@@ -197,3 +199,164 @@ def test_an_existing_organisation_and_structure_are_completed_alike(tmp_path):
     )
     first, *_ = assert_same(changed)
     assert first["counts"][1:4] == (1, 1, 0)
+
+
+# --- Re-import shortcut (Structure.finess_digest) and first-import bulk load -----------------
+
+
+def checked_lines(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The numbers of the structureet lines the parser checks from now on (spy, not a stub)."""
+    checked: list[int] = []
+    original = ExtractParser._establishment
+
+    def spy(self: ExtractParser, number: int, fields: list[str]) -> Iterator[Any]:
+        checked.append(number)
+        yield from original(self, number, fields)
+
+    monkeypatch.setattr(ExtractParser, "_establishment", spy)
+    return checked
+
+
+def read_geolocations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The numbers of the geolocalisation lines the parser reads from now on (spy)."""
+    read: list[int] = []
+    original = ExtractParser._geolocation
+
+    def spy(self: ExtractParser, number: int, fields: list[str]) -> Any:
+        read.append(number)
+        return original(self, number, fields)
+
+    monkeypatch.setattr(ExtractParser, "_geolocation", spy)
+    return read
+
+
+def test_a_reimport_checks_and_writes_only_the_changed_line(tmp_path, monkeypatch):
+    lines = [structure_line(n) for n in ET[:5]] + [geo_line(ET[0])]
+    finess_import(path_or_stream=write(tmp_path / "a.csv", lines))
+    stamps = dict(Structure.objects.values_list("finess", "updated_at"))
+    digests = dict(Structure.objects.values_list("finess", "finess_digest"))
+    assert all(digests.values())
+    checked = checked_lines(monkeypatch)
+
+    lines[2] = structure_line(ET[2], name="EHPAD RENOMMÉ")
+    report = finess_import(path_or_stream=write(tmp_path / "b.csv", lines))
+
+    assert checked == [4]  # line 4 of the file (after the marker): the only one read again
+    assert (report.created, report.updated, report.unchanged) == (0, 1, 4)
+    after = dict(Structure.objects.values_list("finess", "updated_at"))
+    assert [n for n in ET[:5] if after[n] != stamps[n]] == [ET[2]]
+    assert Structure.objects.get(finess=ET[2]).name == "EHPAD RENOMMÉ"
+    new_digests = dict(Structure.objects.values_list("finess", "finess_digest"))
+    assert [n for n in ET[:5] if new_digests[n] != digests[n]] == [ET[2]]
+
+    checked.clear()
+    again = finess_import(path_or_stream=write(tmp_path / "b.csv", lines))
+    assert checked == [] and (again.updated, again.unchanged) == (0, 5)
+
+
+def test_lines_rejected_or_warned_about_are_checked_and_reported_every_time(tmp_path, monkeypatch):
+    lines = [
+        structure_line(ET[0]),
+        structure_line(ET[1], siret=BAD_SIRET),  # a warning: no digest
+        structure_line(ET[2], department="99"),  # rejected
+        structure_line(ET[0]),  # the same line again: a duplicate, every time
+        structure_line(ET[3], opened="hier"),  # a warning
+    ]
+    path = write(tmp_path / "a.csv", lines)
+    checked = checked_lines(monkeypatch)
+    first, second, *_ = assert_same(path)
+
+    assert first["rejects"] == second["rejects"] and len(first["rejects"]) == 2
+    assert first["warnings"] == second["warnings"] and len(first["warnings"]) == 2
+    assert first["counts"][4:9] == second["counts"][4:9]  # rejected … warnings
+    # The SQL path's second run (the last 5 lines checked) read all but the first line again.
+    assert checked[-4:] == [3, 4, 5, 6]
+
+
+def test_a_structure_edited_since_is_restored_like_before(tmp_path):
+    lines = [structure_line(ET[0]), structure_line(ET[1]), geo_line(ET[0])]
+    path = write(tmp_path / "a.csv", lines)
+    finess_import(path_or_stream=path)
+    edited = Structure.objects.get(finess=ET[0])
+    edited.name = "NOM CORRIGÉ À LA MAIN"
+    edited.save()  # updated_at moves: the stored digest no longer vouches for the row
+
+    report = finess_import(path_or_stream=path)
+
+    assert (report.updated, report.unchanged) == (1, 1)
+    assert Structure.objects.get(finess=ET[0]).name == "EHPAD LES TILLEULS"
+
+
+def test_the_referential_changing_under_unchanged_lines_is_applied_like_before(tmp_path):
+    lines = [structure_line(ET[0]), structure_line(ET[1], ej=EJ2, siret=SIRET)]
+    path = write(tmp_path / "a.csv", lines)
+    finess_import(path_or_stream=path)
+    FinessCategory.objects.filter(code="500").update(casf_item=None)  # no longer an ESSMS
+    Organisation.objects.filter(finess=EJ2).update(siren="")  # blanked by hand
+
+    first, second, structures, organisations = assert_same(path)
+
+    assert first["counts"][1:4] == (0, 2, 0) and second["counts"][1:4] == (0, 0, 2)
+    assert {row[7] for row in structures} == {False}  # eligible
+    assert {row[0]: row[2] for row in organisations}[EJ2] == SIRET[:9]
+
+
+def schema() -> list[Any]:
+    """Indexes and foreign keys of the organisation and structure tables, as defined."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid), i.indisvalid
+            FROM pg_index i WHERE i.indrelid IN
+                ('grappes_organisation'::regclass, 'grappes_structure'::regclass)
+            UNION ALL
+            SELECT conname, pg_get_constraintdef(oid), convalidated FROM pg_constraint
+            WHERE conrelid IN ('grappes_organisation'::regclass, 'grappes_structure'::regclass)
+            ORDER BY 1, 2
+            """
+        )
+        return cursor.fetchall()
+
+
+def test_a_first_import_rebuilds_the_indexes_and_keys_it_dropped(tmp_path):
+    before = schema()
+    assert any("gin_trgm_ops" in definition for _, definition, _ in before)
+    assert not Structure.objects.exists() and not Organisation.objects.exists()
+
+    path = tmp_path / "generated.csv"
+    generate(lines=300, out=path, encoding="utf-8", seed=5)
+    report = finess_import(path_or_stream=path)
+
+    assert report.created == 300
+    assert schema() == before
+    # The foreign keys check again: a structure of an organisation that does not exist fails.
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("UPDATE grappes_structure SET organisation_id = -1 WHERE id IN "
+                       "(SELECT min(id) FROM grappes_structure)")  # fmt: skip
+
+
+def test_coordinates_of_a_skipped_line_are_applied_then_skipped_in_turn(tmp_path, monkeypatch):
+    lines = [structure_line(ET[0]), structure_line(ET[1]), geo_line(ET[0])]
+    finess_import(path_or_stream=write(tmp_path / "a.csv", lines))
+    checked, read = checked_lines(monkeypatch), read_geolocations(monkeypatch)
+
+    moved = [*lines[:2], geo_line(ET[0], x="1.5"), geo_line(ET[1]), geo_line(ET[1], x="9")]
+    report = finess_import(path_or_stream=write(tmp_path / "b.csv", moved))
+
+    assert checked == [] and read == [4, 5, 6]  # the establishments' lines are skipped
+    assert (report.updated, report.unchanged, report.geolocated, report.rejected) == (2, 0, 2, 1)
+    assert Structure.objects.get(finess=ET[0]).lambert_x == Decimal("1.50")
+    stamps = dict(Structure.objects.values_list("finess", "updated_at"))
+
+    read.clear()
+    again = finess_import(path_or_stream=write(tmp_path / "b.csv", moved))
+
+    # Both geolocation lines as they were written are skipped; the duplicate is still read,
+    # and rejected again.
+    assert checked == [] and read == [6]
+    assert (again.updated, again.unchanged, again.geolocated) == (0, 2, 2)
+    assert [(r.line, r.reason) for r in again.rejects] == [
+        (r.line, r.reason) for r in report.rejects
+    ]
+    assert dict(Structure.objects.values_list("finess", "updated_at")) == stamps
