@@ -11,6 +11,12 @@
 4. prints req/s, p95 and errors of both and the ratio, as ``bench`` lines, and writes them to
    the « Load test » section of docs/performance.md; gunicorn stopped, the copy dropped.
 
+During each run it also reads, from ``/proc``, the CPU time that gunicorn (its process group),
+PostgreSQL (every ``postgres`` process) and locust used: CPU per request, where it goes, and
+how close the run came to using the machine's cores. A closed loop of users without think
+time is bounded by that: it serves at most ``cores / CPU per request`` requests a second, and
+its median latency is ``users / req/s`` (Little's law).
+
 Goal: 0 errors, p95 < 500 ms, at least 40 % of the trivial view's req/s.
 """
 
@@ -21,6 +27,7 @@ import csv
 import json
 import os
 import random
+import resource
 import signal
 import socket
 import subprocess
@@ -69,6 +76,79 @@ class Load:
     median: float  # seconds
 
 
+@dataclass(frozen=True)
+class Cpu:
+    """CPU seconds used during one run, by who used them."""
+
+    gunicorn: float
+    postgres: float
+    locust: float
+    seconds: float  # wall time of the run
+
+    @property
+    def server(self) -> float:
+        return self.gunicorn + self.postgres
+
+    def per_request(self, requests: int) -> str:
+        """« CPU per request: gunicorn …, PostgreSQL …; locust …; cores busy … »."""
+        if not requests or not self.seconds:
+            return "CPU not measured"
+        ms = 1000 / requests
+        busy = (self.server + self.locust) / self.seconds
+        return (
+            f"CPU per request {self.server * ms:.1f} ms (gunicorn {self.gunicorn * ms:.1f}, "
+            f"PostgreSQL {self.postgres * ms:.1f}), locust {self.locust * ms:.1f} ms; "
+            f"{busy:.2f} of {os.cpu_count()} cores busy"
+        )
+
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_cpu() -> dict[int, tuple[str, int, float]]:
+    """Every process's command name, process group and CPU seconds (user + system), from
+    ``/proc``; empty where there is no ``/proc``. Processes gone meanwhile are skipped."""
+    found: dict[int, tuple[str, int, float]] = {}
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid pgrp …": comm may hold spaces, so split after its ")".
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        found[int(entry.name)] = (
+            name,
+            int(fields[2]),
+            (int(fields[11]) + int(fields[12])) / _TICKS,
+        )
+    return found
+
+
+def cpu_used(
+    before: dict[int, tuple[str, int, float]],
+    after: dict[int, tuple[str, int, float]],
+    *,
+    gunicorn_group: int,
+) -> tuple[float, float]:
+    """CPU seconds used between two ``_process_cpu`` readings by gunicorn's process group and by
+    PostgreSQL's processes (a process born meanwhile counts whole; one that died meanwhile is
+    missed: with persistent connections, backends live through a run)."""
+    gunicorn = postgres = 0.0
+    for pid, (name, group, seconds) in after.items():
+        used = seconds - before[pid][2] if pid in before and before[pid][0] == name else seconds
+        if group == gunicorn_group:
+            gunicorn += used
+        elif name == "postgres" or name.startswith("postgres:"):
+            postgres += used
+    return gunicorn, postgres
+
+
 def _load(row: dict[str, str]) -> Load:
     return Load(
         requests=int(row["Request Count"]),
@@ -104,9 +184,24 @@ def pages_table(pages: dict[str, Load]) -> str:
     return "\n".join(rows)
 
 
-def load_results(mixed: Load, trivial: Load, *, users: int, duration: int) -> list[Result]:
-    """The three goals: throughput share, p95, errors."""
+def load_results(
+    mixed: Load,
+    trivial: Load,
+    *,
+    users: int,
+    duration: int,
+    cpu: tuple[Cpu, Cpu] | None = None,
+) -> list[Result]:
+    """The three goals: throughput share, p95, errors (with the CPU of each run when given)."""
     setup = f"{users} users, {duration} s, gunicorn 3 workers"
+    cpu_notes = (
+        (
+            cpu[0].per_request(mixed.requests),
+            f"baseline {cpu[1].per_request(trivial.requests)}",
+        )
+        if cpu
+        else ()
+    )
     return [
         Result(
             name="load_throughput",
@@ -120,6 +215,7 @@ def load_results(mixed: Load, trivial: Load, *, users: int, duration: int) -> li
             notes=(
                 f"{mixed.requests} requests (baseline {trivial.requests})",
                 f"median {mixed.median * 1000:.0f} ms (baseline {trivial.median * 1000:.0f} ms)",
+                *cpu_notes,
             ),
         ),
         Result(
@@ -224,9 +320,17 @@ def wait_until_up(base: str, process: subprocess.Popen[bytes], timeout: float = 
 
 
 def run_locust(
-    user_class: str, *, base: str, users: int, duration: int, plan: Path, out: Path
-) -> dict[str, Load]:
-    """One headless locust run of ``user_class``; its figures by page (its output in a log)."""
+    user_class: str,
+    *,
+    base: str,
+    users: int,
+    duration: int,
+    plan: Path,
+    out: Path,
+    gunicorn_group: int,
+) -> tuple[dict[str, Load], Cpu]:
+    """One headless locust run of ``user_class``: its figures by page (its output in a log) and
+    the CPU that gunicorn, PostgreSQL and locust used meanwhile."""
     prefix = out / user_class
     command = [
         str(VENV_BIN / "locust"),
@@ -236,6 +340,8 @@ def run_locust(
         *("--exit-code-on-error", "0", user_class),
     ]
     with (out / f"{user_class}.log").open("w+") as log:
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        before, started = _process_cpu(), time.monotonic()
         process = subprocess.run(
             command,
             env={**os.environ, "BENCH_LOAD_PLAN": str(plan)},
@@ -243,10 +349,17 @@ def run_locust(
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+        wall, after = time.monotonic() - started, _process_cpu()
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if process.returncode != 0:
             log.seek(0)
             raise SystemExit(f"locust a échoué ({process.returncode}) :\n{log.read()[-2000:]}")
-    return parse_pages(Path(f"{prefix}_stats.csv"))
+    gunicorn, postgres = cpu_used(before, after, gunicorn_group=gunicorn_group)
+    # locust is the only child reaped during the run (gunicorn is reaped at the end).
+    locust = (children_after.ru_utime + children_after.ru_stime) - (
+        children_before.ru_utime + children_before.ru_stime
+    )
+    return parse_pages(Path(f"{prefix}_stats.csv")), Cpu(gunicorn, postgres, locust, wall)
 
 
 def write_section(results: list[Result], pages: str, *, when: str, note: str) -> None:
@@ -330,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
 
-            def run(user_class: str) -> dict[str, Load]:
+            def run(user_class: str) -> tuple[dict[str, Load], Cpu]:
                 return run_locust(
                     user_class,
                     base=base,
@@ -338,17 +451,26 @@ def main(argv: list[str] | None = None) -> int:
                     duration=args.duration,
                     plan=plan,
                     out=out,
+                    gunicorn_group=gunicorn.pid,  # start_new_session: its own group
                 )
 
-            pages = run("PortalUser")
-            trivial = run("TrivialUser")["Aggregated"]
-            mixed = pages["Aggregated"]
+            pages, mixed_cpu = run("PortalUser")
+            trivial_pages, trivial_cpu = run("TrivialUser")
+            trivial, mixed = trivial_pages["Aggregated"], pages["Aggregated"]
         for label, load in (*sorted(pages.items()), ("trivial", trivial)):
             print(
                 f"load {label}: {load.rps:.1f} req/s, p95 {load.p95 * 1000:.0f} ms, "
                 f"median {load.median * 1000:.0f} ms, {load.failures} errors / {load.requests}"
             )
-        results = load_results(mixed, trivial, users=args.users, duration=args.duration)
+        print(f"cpu mixed: {mixed_cpu.per_request(mixed.requests)}")
+        print(f"cpu trivial: {trivial_cpu.per_request(trivial.requests)}")
+        results = load_results(
+            mixed,
+            trivial,
+            users=args.users,
+            duration=args.duration,
+            cpu=(mixed_cpu, trivial_cpu),
+        )
         for result in results:
             print(format_line(result))
     finally:

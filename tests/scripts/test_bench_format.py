@@ -17,7 +17,7 @@ from scripts.bench import (
     markdown_table,
     parse_import_output,
 )
-from scripts.bench_load import Load, load_results, parse_stats
+from scripts.bench_load import Cpu, Load, _process_cpu, cpu_used, load_results, parse_stats
 
 
 def test_a_duration_meets_its_goal_when_the_ratio_stays_under_it() -> None:
@@ -140,6 +140,56 @@ def test_load_goals() -> None:
     )
     fine = load_results(Load(6000, 0, 100.0, 0.4, 0.2), trivial, users=30, duration=60)
     assert [r.status for r in fine] == ["ok", "ok", "ok"]
+
+
+def test_cpu_used_counts_gunicorns_group_and_postgres_only() -> None:
+    before = {
+        10: ("gunicorn", 10, 1.0),  # the master
+        11: ("gunicorn", 10, 5.0),  # a worker
+        20: ("postgres", 20, 3.0),  # a backend living through the run
+        30: ("locust", 30, 9.0),
+        40: ("postgres", 40, 2.0),  # a backend that ended during the run: missed
+    }
+    after = {
+        10: ("gunicorn", 10, 1.5),
+        11: ("gunicorn", 10, 7.0),
+        12: ("gunicorn", 10, 0.5),  # a worker born during the run counts whole
+        20: ("postgres", 20, 4.25),
+        21: ("postgres", 21, 0.25),  # a new backend
+        30: ("locust", 30, 19.0),
+        50: ("python", 50, 2.0),  # anything else is not the server's
+    }
+
+    gunicorn, postgres = cpu_used(before, after, gunicorn_group=10)
+
+    assert (gunicorn, postgres) == (pytest.approx(3.0), pytest.approx(1.5))
+
+
+def test_cpu_per_request_is_said_in_milliseconds() -> None:
+    cpu = Cpu(gunicorn=60.0, postgres=12.0, locust=6.0, seconds=60.0)
+
+    text = cpu.per_request(2400)
+
+    assert text.startswith("CPU per request 30.0 ms (gunicorn 25.0, PostgreSQL 5.0), locust 2.5 ms")
+    assert "1.30 of" in text
+    assert Cpu(1.0, 1.0, 1.0, 60.0).per_request(0) == "CPU not measured"
+    throughput = load_results(
+        Load(2400, 0, 40.0, 1.1, 0.67),
+        Load(50000, 0, 849.0, 0.045, 0.034),
+        users=30,
+        duration=60,
+        cpu=(cpu, cpu),
+    )[0]
+    assert any(note.startswith("CPU per request 30.0 ms") for note in throughput.notes)
+
+
+def test_this_process_is_among_the_processes_read() -> None:
+    import os
+
+    name, _group, seconds = _process_cpu()[os.getpid()]
+
+    assert seconds > 0
+    assert name
 
 
 def test_a_heavy_pair_is_repeated_less(monkeypatch: pytest.MonkeyPatch) -> None:
