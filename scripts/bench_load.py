@@ -372,7 +372,8 @@ def write_section(results: list[Result], pages: str, *, when: str, note: str) ->
         "pages of their scope) and applicants (their dossier pages, « Mon espace »), each "
         "locust user one logged-in session; baseline: `/healthz/` (one `SELECT 1`) through the "
         "same middleware. Anything but a 200 counts as an error. locust runs on the same "
-        "machine and takes one of its cores.\n\n"
+        "machine; the notes give the CPU that gunicorn, PostgreSQL and locust used per "
+        "request, read from /proc during each run.\n\n"
         f"{markdown_table(results)}\n\nPer page of the mixed load:\n\n{pages}\n\n{note}\n{LOAD_END}"
     ).rstrip()
     text = DOC.read_text(encoding="utf-8") if DOC.exists() else "# Performance\n"
