@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import django_filters
@@ -72,19 +72,45 @@ class QueueSelect(forms.Select):
         )
 
 
+def _user_label(first_name: str, last_name: str, email: str) -> str:
+    """``str(user)``: « Prénom Nom <adresse> », the address alone without a name."""
+    full = f"{first_name} {last_name}".strip()  # ``get_full_name()``
+    return f"{full} <{email}>" if full else email
+
+
+# The option labels of the filter form's lists, read as columns: each is its model's
+# ``__str__`` (tests/applications/test_queue_queries.py compares them on every row), without a
+# model instance per option: the national lists built ~160 instances per view for their labels
+# alone (issue #13, load test).
+OPTION_LABELS: dict[type[Any], tuple[tuple[str, ...], Callable[..., str]]] = {
+    Call: (("name",), str),
+    Departement: (("code", "name"), lambda code, name: f"{code} — {name}"),
+    CasfCategory: (("code", "label"), lambda code, label: f"{code} {label}"),
+    User: (("first_name", "last_name", "email"), _user_label),
+}
+
+
 class QueueChoiceIterator(ModelChoiceIterator):
     """django-filter's choices of a queryset (empty and null choices first), read by a plain
     query: Django's ``ModelChoiceIterator`` reads them through ``QuerySet.iterator()``, a
     server-side cursor on PostgreSQL (DECLARE, FETCH, CLOSE: three round trips instead of
-    one for each of the filter form's lists, issue #13)."""
+    one for each of the filter form's lists, issue #13). The rows of ``OPTION_LABELS``'
+    models are read as (key, label columns) tuples; ``QueueSelect`` writes the key as
+    ``str(value)``, the same text as the instance's key."""
 
     def __iter__(self) -> Iterator[tuple[Any, Any]]:
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
         if self.field.null_label is not None:
             yield (self.field.null_value, self.field.null_label)
-        for obj in self.queryset:
-            yield self.choice(obj)
+        labels = OPTION_LABELS.get(self.queryset.model)
+        if labels is None or self.field.to_field_name:
+            for obj in self.queryset:
+                yield self.choice(obj)
+            return
+        columns, label = labels
+        for pk, *values in self.queryset.values_list("pk", *columns):
+            yield (pk, label(*values))
 
 
 class QueueChoiceField(ModelChoiceField):

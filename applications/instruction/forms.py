@@ -18,8 +18,25 @@ from ..models import ScoringCriterion
 MARKS = [(str(v), f"{v}") for v in range(6)]
 
 
+class PlainChoiceIterator(forms.models.ModelChoiceIterator):
+    """A model choice field's choices read by a plain query: Django's iterator reads them
+    through ``QuerySet.iterator()``, a server-side cursor on PostgreSQL (DECLARE, FETCH,
+    CLOSE: three round trips instead of one, and a cursor held open outside a transaction)
+    for the review page's handful of instructeurs (issue #13). Same choices, same order."""
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for obj in self.queryset:
+            yield self.choice(obj)
+
+
+class PlainModelChoiceField(forms.ModelChoiceField):
+    iterator = PlainChoiceIterator
+
+
 class AssignForm(forms.Form):
-    assignee = forms.ModelChoiceField(
+    assignee = PlainModelChoiceField(
         label="Instructeur en charge",
         queryset=User.objects.none(),
         required=False,

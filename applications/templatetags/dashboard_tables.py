@@ -24,6 +24,22 @@ register = template.Library()
 AMOUNT_CELL = '<td class="portal-amount">'
 
 
+class _Values(dict[Any, str]):
+    """``template_value`` of the whole numbers of one table, each distinct one written once:
+    most cells are small counts (0, 1, 2…) that a national table repeats hundreds of times, and
+    each localisation reads the language's formats again. One instance per rendering, so the
+    language and settings are the same for every cell; other values go straight through."""
+
+    def __call__(self, value: Any) -> str:
+        # Whole numbers only, by exact type: as keys, 1, 1.0, True and Decimal(1) are equal.
+        if type(value) is not int:
+            return template_value(value)
+        text = self.get(value)
+        if text is None:
+            text = self[value] = template_value(value)
+        return text
+
+
 def _share(share: Any) -> str:
     """``{% if share is not None %}{{ share }} %{% else %}—{% endif %}``"""
     return "—" if share is None else f"{template_value(share)} %"
@@ -33,12 +49,13 @@ def _share(share: Any) -> str:
 def atlas_rows(atlas: Any) -> SafeString:
     """The atlas table's body rows: each département, then the amounts outside any."""
     parts = []
+    number = _Values()
     for row in atlas.rows:
         parts.append(
             f'<tr><th scope="row">{template_value(row.code)} {template_value(row.name)}</th>'
-            f"{AMOUNT_CELL}{template_value(row.funded_essms)}</td>"
+            f"{AMOUNT_CELL}{number(row.funded_essms)}</td>"
             f"{AMOUNT_CELL}{template_value(euros(row.amount))}</td>"
-            f"{AMOUNT_CELL}{template_value(row.eligible_essms)}</td>"
+            f"{AMOUNT_CELL}{number(row.eligible_essms)}</td>"
             f"{AMOUNT_CELL}{_share(row.share)}</td></tr>\n      "
         )
     elsewhere = atlas.elsewhere
@@ -56,7 +73,8 @@ def atlas_rows(atlas: Any) -> SafeString:
 def sector_rows(rows: Sequence[tuple[Any, Sequence[int]]]) -> SafeString:
     """The ESSMS-per-sector table's body: a row per call, a cell per sector."""
     parts = []
+    number = _Values()
     for row, counts in rows:
-        cells = "".join(f"<td>{template_value(n)}</td>" for n in counts)
+        cells = "".join(f"<td>{number(n)}</td>" for n in counts)
         parts.append(f'<tr><th scope="row">{template_value(row.label)}</th>{cells}</tr>')
     return mark_safe("".join(parts))  # noqa: S308 — every value escaped by template_value

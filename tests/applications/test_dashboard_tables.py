@@ -68,3 +68,18 @@ def test_the_sector_rows_are_what_the_loop_wrote():
     tag = _render("{% load dashboard_tables %}{% sector_rows rows %}", rows=rows)
     assert tag == _render(SECTOR_LOOP, sector_rows=rows)
     assert "&lt;CNSA&gt; &amp;" in tag
+
+
+def test_repeated_and_look_alike_numbers_are_each_written_as_the_loop_wrote_them():
+    """Each distinct whole number is localised once per table: a count repeated across rows,
+    and values equal to it as keys (True, 1.0, Decimal) but written otherwise, stay exact."""
+    rows = [
+        (SimpleNamespace(label="Appel A"), [1, 1, 1234, 0, 1234]),
+        (SimpleNamespace(label="Appel B"), [True, 1.0, Decimal("1"), 1, 0, False, 1234567]),
+    ]
+    tag = _render("{% load dashboard_tables %}{% sector_rows rows %}", rows=rows)
+    assert tag == _render(SECTOR_LOOP, sector_rows=rows)
+    assert "<td>True</td>" in tag and "<td>1,0</td>" in tag
+    atlas = SimpleNamespace(rows=[*ROWS, *ROWS], elsewhere=None)
+    tag = _render("{% load dashboard_tables %}{% atlas_rows atlas %}", atlas=atlas)
+    assert tag == _render(ATLAS_LOOP, atlas=atlas)

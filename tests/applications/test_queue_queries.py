@@ -14,7 +14,12 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from applications.instruction.filters import ApplicationQueueFilter, QueueSelect, queue_filtered
+from applications.instruction.filters import (
+    OPTION_LABELS,
+    ApplicationQueueFilter,
+    QueueSelect,
+    queue_filtered,
+)
 from applications.instruction.selectors import (
     queue_ordered,
     queue_page_rows,
@@ -24,7 +29,7 @@ from applications.instruction.selectors import (
 from applications.models import Application, Call
 from applications.workflow import Status
 from essms_portal.accounts.models import Role, User
-from grappes.models import Departement, Region
+from grappes.models import CasfCategory, Departement, Region
 from tests.applications.helpers import ars
 from tests.factories import (
     ApplicationFactory,
@@ -328,3 +333,20 @@ def test_filter_lists_are_read_in_one_plain_query_each():
     assert len(queries) == 4
     assert not [q for q in queries if "DECLARE" in q["sql"]]
     assert '<option value="2A">' in html
+
+
+def test_filter_list_labels_read_as_columns_are_each_models_str():
+    """The lists' labels are written from columns (``OPTION_LABELS``), not from instances: each
+    is what the model's ``__str__`` writes, for every row of every list — names or none."""
+    CallFactory(name="Appel <régional> & co")
+    UserFactory(role=Role.ARS_INSTRUCTEUR, region_id="11", first_name="Anne", last_name="")
+    UserFactory(role=Role.CNSA_AGENT, first_name="", last_name="")
+    UserFactory(role=Role.CNSA_AGENT, first_name="Jean", last_name="Dupont")
+    filterset = ApplicationQueueFilter({}, user=UserFactory(role=Role.CNSA_AGENT))
+    for name in ("call", "departement", "sector", "assignee"):
+        field = filterset.form.fields[name]
+        listed = [(str(value), label) for value, label in field.choices][1:]
+        expected = [(str(obj.pk), str(obj)) for obj in field.queryset]
+        assert listed == expected, name
+        assert len(expected) >= 1, name
+    assert OPTION_LABELS.keys() == {Call, Departement, CasfCategory, User}
