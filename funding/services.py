@@ -12,18 +12,23 @@ Two entry points give the same :class:`~funding.rules.QuoteResult`:
   their ESSMS counts, hardware requests and already-funded sets set-wise: a fixed number of
   queries whatever the number of dossiers. tests/funding/test_quotes_batch.py checks that both
   agree dossier by dossier.
+
+A single dossier's quote takes the referential from ``quote_referential``: held in memory by
+each process under a version that any change of the referential tables renews
+(``funding.referential_memo``); the batch reads the tables once.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import Count, Q, prefetch_related_objects
 
+from funding.referential_memo import cached_referential
 from funding.rules import (
     CallInput,
     CampaignParameters,
@@ -97,6 +102,13 @@ def referential_from_db() -> Referential:
     )
 
 
+def quote_referential() -> Referential:
+    """``referential_from_db()`` as the quotes use it: held in memory by the process while the
+    shared version stands (``funding.referential_memo``), one cache read instead of three
+    queries per quote."""
+    return cached_referential(referential_from_db)
+
+
 def _already_funded(*, application: Any, finess_numbers: list[str]) -> frozenset[str]:
     """FINESS numbers of the grappe funded by an accepted dossier of another campaign."""
     funded = GrappeMembership.objects.filter(
@@ -121,10 +133,14 @@ def _structure_input(m: GrappeMembership) -> StructureInput:
     )
 
 
-def _structure_inputs(*, grappe_ids: set[int]) -> dict[int, list[StructureInput]]:
+def _structure_inputs(
+    *, grappe_ids: set[int], names: dict[str, str] | None = None
+) -> dict[int, list[StructureInput]]:
     """The ESSMS of these grappes as the rules see them, by grappe, in the order they joined
     (one query). The nine columns the rules read, not three model instances per ESSMS: a page
-    showing a dossier's quote spent a quarter of its time building them (#13)."""
+    showing a dossier's quote spent a quarter of its time building them (#13). ``names``, when
+    given, receives each ESSMS's name by FINESS, read in the same query (the pages name the
+    quote's lines)."""
     structures: dict[int, list[StructureInput]] = defaultdict(list)
     rows = (
         GrappeMembership.objects.filter(grappe_id__in=grappe_ids)
@@ -139,6 +155,7 @@ def _structure_inputs(*, grappe_ids: set[int]) -> dict[int, list[StructureInput]
             "eligible_share",
             "solution__segur_hospital_referenced",
             "structure__ght",
+            *(("structure__name",) if names is not None else ()),
         )
         .order_by("grappe_id", "id")
     )
@@ -153,7 +170,10 @@ def _structure_inputs(*, grappe_ids: set[int]) -> dict[int, list[StructureInput]
         share,
         segur_hospital,
         ght,
+        *name,
     ) in rows:
+        if names is not None:
+            names[finess] = name[0]
         structures[grappe_id].append(
             StructureInput(
                 finess=finess,
@@ -170,25 +190,52 @@ def _structure_inputs(*, grappe_ids: set[int]) -> dict[int, list[StructureInput]
     return structures
 
 
-def quote_request_for(*, application: Any) -> QuoteRequest:
-    """Build the rules' input from an application, its grappe and its requests."""
-    organisation_ids = set(
-        application.grappe.organisations.values_list("organisation_id", flat=True)
-    ) | {application.grappe.porteur_id}
-    organisations = (
-        Organisation.objects.filter(pk__in=organisation_ids)
-        .annotate(
-            essms=Count("structures", filter=Q(structures__eligible=True, structures__closed=False))
+def _gestionnaire_inputs(*, grappe: Grappe) -> dict[int, GestionnaireInput]:
+    """The grappe's organisations and the porteur, by pk, with their open eligible ESSMS.
+
+    One query from the grappe's participations, the count joined to it: the porteur always
+    takes part (``grappes.services.grappe_create``), and is read on its own only when a grappe
+    lacks it (before, the participants and their counts were two queries, #13)."""
+    essms = Count(
+        "organisation__structures",
+        filter=Q(organisation__structures__eligible=True, organisation__structures__closed=False),
+    )
+    rows = (
+        GrappeOrganisation.objects.filter(grappe_id=grappe.pk)
+        .values_list("organisation_id", "organisation__finess")
+        .annotate(essms=essms)
+        .order_by()
+    )
+    inputs = {pk: GestionnaireInput(finess=finess, essms_count=count) for pk, finess, count in rows}
+    if grappe.porteur_id not in inputs:
+        porteur = (
+            Organisation.objects.filter(pk=grappe.porteur_id)
+            .annotate(
+                essms=Count(
+                    "structures", filter=Q(structures__eligible=True, structures__closed=False)
+                )
+            )
+            .values_list("pk", "finess", "essms")
         )
-        .values_list("finess", "essms")
+        inputs.update(
+            (pk, GestionnaireInput(finess=finess, essms_count=count))
+            for pk, finess, count in porteur
+        )
+    return inputs
+
+
+def quote_request_for(*, application: Any, names: dict[str, str] | None = None) -> QuoteRequest:
+    """Build the rules' input from an application, its grappe and its requests; ``names``, when
+    given, receives the names of the grappe's ESSMS by FINESS (``_structure_inputs``)."""
+    gestionnaires = tuple(_gestionnaire_inputs(grappe=application.grappe).values())
+    structures = tuple(
+        _structure_inputs(grappe_ids={application.grappe_id}, names=names)[application.grappe_id]
     )
-    gestionnaires = tuple(
-        GestionnaireInput(finess=finess, essms_count=essms) for finess, essms in organisations
-    )
-    structures = tuple(_structure_inputs(grappe_ids={application.grappe_id})[application.grappe_id])
     hardware = {
-        h.organisation.finess: int(h.amount)
-        for h in application.hardware_requests.select_related("organisation").order_by("id")
+        finess: int(amount)
+        for finess, amount in application.hardware_requests.order_by("id").values_list(
+            "organisation__finess", "amount"
+        )
     }
     call = application.call
     return QuoteRequest(
@@ -210,13 +257,38 @@ def quote_for(*, application: Any, requests: SupportRequests | None = None) -> Q
     """The funding quote of an application under its campaign's parameters.
 
     ``requests`` replaces the saved support requests: the live quote of a form being typed."""
-    request = quote_request_for(application=application)
+    return _quote(application=application, requests=requests, names=None)
+
+
+@dataclass(frozen=True)
+class NamedQuote:
+    """A dossier's quote and the names of its ESSMS by FINESS (the rules know FINESS numbers
+    only), the names read with the ESSMS rather than in a query of their own."""
+
+    quote: QuoteResult
+    names: Mapping[str, str]
+
+
+def quote_with_names_for(
+    *, application: Any, requests: SupportRequests | None = None
+) -> NamedQuote:
+    """``quote_for``'s quote and the names of the grappe's ESSMS, for the pages that show
+    the quote line by line."""
+    names: dict[str, str] = {}
+    quote = _quote(application=application, requests=requests, names=names)
+    return NamedQuote(quote=quote, names=names)
+
+
+def _quote(
+    *, application: Any, requests: SupportRequests | None, names: dict[str, str] | None
+) -> QuoteResult:
+    request = quote_request_for(application=application, names=names)
     if requests is not None:
         request = replace(request, requests=requests)
     return compute_quote(
         request,
         parameters=campaign_parameters(campaign=application.call.campaign),
-        referential=referential_from_db(),
+        referential=quote_referential(),
     )
 
 
@@ -245,7 +317,7 @@ def quote_for_amended_grappe(
     return compute_quote(
         request,
         parameters=campaign_parameters(campaign=application.call.campaign),
-        referential=referential_from_db(),
+        referential=quote_referential(),
     )
 
 
@@ -367,6 +439,8 @@ def quotes_for(*, applications: Iterable[Any]) -> dict[int, QuoteResult]:
     requests = quote_requests_for(applications=applications)
     if not requests:
         return {}
+    # Read from the tables once per batch: the memo (``quote_referential``) saves queries per
+    # dossier page, not in a batch that reads them once.
     referential = referential_from_db()
     # One instance per campaign (select_related gives one per row): one query for the exempt
     # items of every campaign of the batch.

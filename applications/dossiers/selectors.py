@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +78,13 @@ class QuoteRow:
     line: StructureLine
     name: str
 
+    @property
+    def share_percent(self) -> str:
+        """The eligible share in percent, as ``{% widthratio share 1 100 %}`` wrote it (same
+        float arithmetic and rounding) without the tag's three lookups per row (#13)."""
+        return str(round((float(self.line.eligible_share) / 1.0) * 100))
 
-def quote_rows(*, quote: QuoteResult, names: dict[str, str]) -> list[QuoteRow]:
+
+def quote_rows(*, quote: QuoteResult, names: Mapping[str, str]) -> list[QuoteRow]:
     """The quote's ESSMS lines with their names (``names``: FINESS → name)."""
     return [QuoteRow(line=line, name=names.get(line.finess, "")) for line in quote.structures]
