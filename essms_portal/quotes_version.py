@@ -20,20 +20,31 @@ from django.db import transaction
 VERSION_KEY = "quotes:version"
 
 
-def quotes_version() -> str:
-    """The current version; read it BEFORE reading the data a cached entry is computed from,
-    so that an entry computed from data older than a change is stored under a dead version."""
-    version = cache.get(VERSION_KEY)
+def version_of(key: str) -> str:
+    """The random token stored under ``key`` in the shared cache, made on first read (also the
+    quotes' referential memo's, ``funding.referential_memo``)."""
+    version = cache.get(key)
     if version is None:
         fresh = uuid.uuid4().hex
         # ``add`` keeps the first of two concurrent first readers' tokens.
-        added = cache.add(VERSION_KEY, fresh, timeout=None)
-        version = fresh if added else (cache.get(VERSION_KEY) or fresh)
+        added = cache.add(key, fresh, timeout=None)
+        version = fresh if added else (cache.get(key) or fresh)
     return str(version)
 
 
+def version_renew(key: str) -> None:
+    """A new token under ``key``: whatever was cached under the former one is dead."""
+    cache.set(key, uuid.uuid4().hex, timeout=None)
+
+
+def quotes_version() -> str:
+    """The current version; read it BEFORE reading the data a cached entry is computed from,
+    so that an entry computed from data older than a change is stored under a dead version."""
+    return version_of(VERSION_KEY)
+
+
 def _bump() -> None:
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    version_renew(VERSION_KEY)
 
 
 def quotes_changed() -> None:

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from django.core.cache import cache
 from django.db import transaction
+
+from essms_portal.quotes_version import version_of, version_renew
 
 from .rules import Referential
 
@@ -52,13 +52,7 @@ _memo: _Memo | None = None
 def referential_version() -> str:
     """The current version; read it BEFORE the tables, so that a memo built from rows older than
     a change is kept under a version that is already dead."""
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        fresh = uuid.uuid4().hex
-        # ``add`` keeps the first of two concurrent first readers' tokens.
-        added = cache.add(VERSION_KEY, fresh, timeout=None)
-        version = fresh if added else (cache.get(VERSION_KEY) or fresh)
-    return str(version)
+    return version_of(VERSION_KEY)
 
 
 def cached_referential(build: Callable[[], Referential]) -> Referential:
@@ -91,7 +85,7 @@ def _read_only(referential: Referential) -> Referential:
 
 
 def _bump() -> None:
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    version_renew(VERSION_KEY)
 
 
 def referential_changed(*, using: str | None = None, **_signal: Any) -> None:
