@@ -190,31 +190,29 @@ def _structure_inputs(
     return structures
 
 
+def _open_eligible_essms(path: str = "structures") -> Count:
+    """The number of an organisation's open, eligible ESSMS, through the relation ``path``
+    (what the rules count as a gestionnaire's ESSMS)."""
+    return Count(path, filter=Q(**{f"{path}__eligible": True, f"{path}__closed": False}))
+
+
 def _gestionnaire_inputs(*, grappe: Grappe) -> dict[int, GestionnaireInput]:
     """The grappe's organisations and the porteur, by pk, with their open eligible ESSMS.
 
     One query from the grappe's participations, the count joined to it: the porteur always
     takes part (``grappes.services.grappe_create``), and is read on its own only when a grappe
     lacks it (before, the participants and their counts were two queries, #13)."""
-    essms = Count(
-        "organisation__structures",
-        filter=Q(organisation__structures__eligible=True, organisation__structures__closed=False),
-    )
     rows = (
         GrappeOrganisation.objects.filter(grappe_id=grappe.pk)
         .values_list("organisation_id", "organisation__finess")
-        .annotate(essms=essms)
+        .annotate(essms=_open_eligible_essms("organisation__structures"))
         .order_by()
     )
     inputs = {pk: GestionnaireInput(finess=finess, essms_count=count) for pk, finess, count in rows}
     if grappe.porteur_id not in inputs:
         porteur = (
             Organisation.objects.filter(pk=grappe.porteur_id)
-            .annotate(
-                essms=Count(
-                    "structures", filter=Q(structures__eligible=True, structures__closed=False)
-                )
-            )
+            .annotate(essms=_open_eligible_essms())
             .values_list("pk", "finess", "essms")
         )
         inputs.update(
@@ -394,9 +392,7 @@ def quote_requests_for(*, applications: Iterable[Any]) -> dict[int, QuoteRequest
     counts = {
         pk: GestionnaireInput(finess=finess, essms_count=essms)
         for pk, finess, essms in Organisation.objects.filter(pk__in=set().union(*members.values()))
-        .annotate(
-            essms=Count("structures", filter=Q(structures__eligible=True, structures__closed=False))
-        )
+        .annotate(essms=_open_eligible_essms())
         .values_list("pk", "finess", "essms")
     }
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from django import forms
 from django.forms import BoundField
@@ -24,7 +26,7 @@ class PlainChoiceIterator(forms.models.ModelChoiceIterator):
     CLOSE: three round trips instead of one, and a cursor held open outside a transaction)
     for the review page's handful of instructeurs (issue #13). Same choices, same order."""
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[tuple[Any, Any]]:
         if self.field.empty_label is not None:
             yield ("", self.field.empty_label)
         for obj in self.queryset:
